@@ -1,0 +1,1 @@
+// CRC32C (being written: issue 2).

@@ -1,0 +1,1 @@
+// RecordBatch v2 codec (being written: issue 2).
