@@ -1,0 +1,12 @@
+#include "io/env.h"
+
+namespace ringlog {
+
+std::unique_ptr<Env> make_default_env(std::string* why_not) {
+  Result<std::unique_ptr<Env>> uring = make_uring_env();
+  if (uring) return std::move(*uring);
+  if (why_not != nullptr) *why_not = uring.error().to_string();
+  return make_posix_env();
+}
+
+}  // namespace ringlog
