@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace ringlog {
@@ -63,11 +64,14 @@ std::string SocketAddress::to_string() const {
   if (family() == AF_INET6) {
     ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, host,
                 sizeof(host));
-    return "[" + std::string(host) + "]:" + std::to_string(port());
+  } else {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host,
+                sizeof(host));
   }
-  ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host,
-              sizeof(host));
-  return std::string(host) + ":" + std::to_string(port());
+  char out[INET6_ADDRSTRLEN + 16];
+  std::snprintf(out, sizeof out, family() == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+                static_cast<unsigned>(port()));
+  return out;
 }
 
 Result<SocketAddress> parse_address(std::string_view text) {
