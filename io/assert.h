@@ -7,14 +7,19 @@ namespace ringlog::detail {
                                 const char* message) noexcept;
 }  // namespace ringlog::detail
 
-#define RINGLOG_ASSERT(cond)                                                               \
-  do {                                                                                     \
-    if (!(cond)) [[unlikely]]                                                              \
-      ::ringlog::detail::assert_failed(#cond, __FILE__, __LINE__, nullptr);                \
+#define RINGLOG_ASSERT(cond)                                                \
+  do {                                                                      \
+    if (!(cond)) [[unlikely]]                                               \
+      ::ringlog::detail::assert_failed(#cond, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define RINGLOG_ASSERT_MSG(cond, msg)                                                      \
-  do {                                                                                     \
-    if (!(cond)) [[unlikely]]                                                              \
-      ::ringlog::detail::assert_failed(#cond, __FILE__, __LINE__, (msg));                  \
+#define RINGLOG_ASSERT_MSG(cond, msg)                                     \
+  do {                                                                    \
+    if (!(cond)) [[unlikely]]                                             \
+      ::ringlog::detail::assert_failed(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)
+
+// Marks a point the code can never reach (the end of a switch over every enumerator): aborts
+// with `msg` if it is reached; the compiler knows it does not return.
+#define RINGLOG_UNREACHABLE(msg) \
+  ::ringlog::detail::assert_failed("unreachable", __FILE__, __LINE__, (msg))

@@ -32,7 +32,7 @@ int open_flags(OpenMode mode) {
     case OpenMode::kCreateExclusive:
       return O_RDWR | O_CREAT | O_EXCL;
   }
-  RINGLOG_ASSERT_MSG(false, "unknown OpenMode");
+  RINGLOG_UNREACHABLE("unknown OpenMode");
 }
 
 // Retries a syscall returning -1/errno while it fails with EINTR.

@@ -1,0 +1,687 @@
+// EngineImpl: open and recovery of the data directory, topics, reads, group offsets,
+// maintenance, close. The write path (group commit) is in writer.cc.
+#include "engine/engine_impl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include "engine/file_util.h"
+#include "engine/names.h"
+#include "engine/topic_config.h"
+#include "io/assert.h"
+#include "io/log.h"
+
+namespace ringlog {
+
+std::uint64_t monotonic_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
+  auto engine = std::make_unique<EngineImpl>(std::move(options));
+  if (auto s = engine->start(); !s) return fail(s.error());
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+EngineImpl::EngineImpl(EngineOptions options) : options_(std::move(options)) {}
+
+EngineImpl::~EngineImpl() {
+  if (auto s = close(); !s)
+    RINGLOG_ERROR("engine: close in destructor failed: %s", s.error().to_string().c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open
+
+Status EngineImpl::validate_options() const {
+  auto bad = [](std::string why) { return fail(Errc::kInvalidArgument, "engine options: " + why); };
+  if (options_.data_dir.empty()) return bad("data_dir is empty");
+  if (options_.segment_bytes < 4096 || options_.segment_bytes > (3ull << 30))
+    return bad("segment_bytes must be in [4 KiB, 3 GiB]");
+  if (options_.max_batch_bytes < kBatchHeaderBytes || options_.max_batch_bytes > (256u << 20))
+    return bad("max_batch_bytes must be in [61 B, 256 MiB]");
+  if (options_.max_append_bytes < options_.max_batch_bytes)
+    return bad("max_append_bytes must be at least max_batch_bytes");
+  if (options_.default_partitions < 1 || options_.default_partitions > 10000)
+    return bad("default_partitions must be in [1, 10000]");
+  if (options_.durability.mode == Durability::Mode::kInterval &&
+      options_.durability.interval_ms == 0)
+    return bad("interval durability needs interval_ms > 0");
+  if (options_.index_interval_bytes == 0) return bad("index_interval_bytes must be > 0");
+  if (options_.checkpoint_interval_ms == 0) return bad("checkpoint_interval_ms must be > 0");
+  return {};
+}
+
+PartitionConfig EngineImpl::effective_config(const TopicConfig& config) const {
+  PartitionConfig out;
+  out.durability = config.durability.value_or(options_.durability);
+  out.segment_bytes = config.segment_bytes.value_or(options_.segment_bytes);
+  out.retention_ms = config.retention_ms.value_or(options_.retention_ms);
+  out.retention_bytes = config.retention_bytes.value_or(options_.retention_bytes);
+  out.preallocation = options_.preallocation;
+  out.index_interval_bytes = options_.index_interval_bytes;
+  out.max_batch_bytes = std::max<std::size_t>(options_.max_batch_bytes, kDefaultMaxBatchBytes);
+  return out;
+}
+
+namespace {
+// mkdir -p through the Env; each directory it creates is made durable in its parent.
+Status create_dirs(Env& env, const std::string& path) {
+  std::size_t at = 0;
+  while (true) {
+    at = path.find('/', at + 1);
+    std::string prefix = path.substr(0, at);
+    if (!prefix.empty()) {
+      auto exists = env.exists(prefix);
+      if (!exists) return fail(exists.error());
+      if (!*exists) {
+        if (auto s = env.create_dir(prefix); !s) return s;
+        std::size_t slash = prefix.rfind('/');
+        std::string parent =
+            slash == std::string::npos ? "." : prefix.substr(0, std::max<std::size_t>(slash, 1));
+        if (auto s = env.sync_dir(parent); !s) return s;
+      }
+    }
+    if (at == std::string::npos) return {};
+  }
+}
+}  // namespace
+
+Status EngineImpl::start() {
+  if (auto s = validate_options(); !s) return s;
+  if (options_.env) {
+    env_ = options_.env;
+    env_name_ = "custom";
+  } else {
+    std::string why_not;
+    owned_env_ = make_default_env(&why_not);
+    env_ = owned_env_.get();
+    env_name_ = why_not.empty() ? "uring" : "posix";
+    if (!why_not.empty())
+      RINGLOG_INFO("engine: io_uring unavailable (%s); using POSIX I/O", why_not.c_str());
+  }
+  if (auto s = create_dirs(*env_, options_.data_dir); !s) return s;
+  auto lock = env_->lock_file(join_path(options_.data_dir, kLockFileName));
+  if (!lock) {
+    if (lock.error().code() == Errc::kBusy)
+      return fail(Errc::kBusy, "data directory " + options_.data_dir +
+                                   " is in use by another ringlog engine (its lock file " +
+                                   std::string(kLockFileName) + " is held)");
+    return fail(lock.error());
+  }
+  lock_ = std::move(*lock);
+  std::uint64_t started = monotonic_ms();
+  if (auto s = recover_topics(); !s) return s;
+  auto offsets = GroupOffsets::open(*env_, options_.data_dir);
+  if (!offsets) return fail(offsets.error());
+  group_offsets_ = std::move(*offsets);
+  recovery_ms_ = monotonic_ms() - started;
+  writer_ = std::thread([this] { writer_loop(); });
+  maintenance_ = std::thread([this] { maintenance_loop(); });
+  started_ = true;
+  return {};
+}
+
+Status EngineImpl::recover_topics() {
+  const std::string& data = options_.data_dir;
+  std::string marker = join_path(data, kCleanShutdownFileName);
+  auto clean = env_->exists(marker);
+  if (!clean) return fail(clean.error());
+  Checkpoint checkpoint;
+  auto bytes = read_whole_file(*env_, join_path(data, kCheckpointFileName));
+  if (bytes) {
+    auto decoded = decode_checkpoint(*bytes);
+    if (decoded) {
+      checkpoint = std::move(*decoded);
+    } else {
+      RINGLOG_WARN("engine: ignoring %s (%s); recovering by scanning every segment",
+                   std::string(kCheckpointFileName).c_str(), decoded.error().to_string().c_str());
+      *clean = false;
+    }
+  } else if (bytes.error().code() != Errc::kNotFound) {
+    return fail(bytes.error());
+  } else {
+    *clean = false;
+  }
+  recovered_clean_ = *clean;
+  auto names = env_->list_dir(data);
+  if (!names) return fail(names.error());
+  std::sort(names->begin(), names->end());
+  for (const std::string& name : *names) {
+    if (name.starts_with(kDeletedTopicPrefix)) {
+      if (auto s = remove_tree(*env_, join_path(data, name)); !s) return s;
+      continue;
+    }
+    if (!topic_name_problem(name).empty()) continue;  // '@' files and foreign entries
+    if (auto s = recover_topic(name, checkpoint, *clean); !s) return s;
+  }
+  // From now on the directory is live: the marker must not survive into a crash.
+  if (*clean) {
+    if (auto s = env_->remove_file(marker); !s) return s;
+    if (auto s = env_->sync_dir(data); !s) return s;
+  }
+  return {};
+}
+
+Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& checkpoint,
+                                 bool clean) {
+  std::string dir = join_path(options_.data_dir, name);
+  auto listing = env_->list_dir(dir);
+  if (!listing) return {};  // a file, not a topic directory
+  auto text = read_whole_file(*env_, join_path(dir, kTopicConfigFileName));
+  if (!text) {
+    if (text.error().code() != Errc::kNotFound) return fail(text.error());
+    RINGLOG_WARN("engine: removing %s: a topic creation that did not finish", dir.c_str());
+    return remove_tree(*env_, dir);
+  }
+  auto config = decode_topic_config(
+      std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+  if (!config) return fail(config.error().with_context(dir));
+  auto topic = std::make_shared<Topic>();
+  topic->name = name;
+  topic->stored = *config;
+  topic->effective = effective_config(*config);
+  for (std::int32_t id = 0; id < config->partitions; ++id) {
+    auto p = std::make_shared<Partition>(*env_, name, id, join_path(dir, std::to_string(id)),
+                                         topic->effective);
+    auto point = checkpoint.find({name, id});
+    const RecoveryPoint* rp = point == checkpoint.end() ? nullptr : &point->second;
+    auto exists = env_->exists(p->dir());
+    if (!exists) return fail(exists.error());
+    Status s = *exists ? p->recover(rp, clean && rp != nullptr, recovery_stats_) : p->create();
+    if (!s) return fail(s.error().with_context("recover " + name + "/" + std::to_string(id)));
+    if (!*exists) {
+      if (auto d = env_->sync_dir(dir); !d) return d;
+    }
+    topic->partitions.push_back(std::move(p));
+  }
+  std::unique_lock lock(topics_mu_);
+  topics_[name] = std::move(topic);
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+
+Result<std::shared_ptr<Topic>> EngineImpl::find_topic(std::string_view name) const {
+  if (auto problem = topic_name_problem(name); !problem.empty())
+    return fail(Errc::kInvalidArgument, "topic '" + std::string(name) + "': " + problem);
+  std::shared_lock lock(topics_mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end())
+    return fail(Errc::kNotFound, "topic '" + std::string(name) + "' does not exist");
+  return it->second;
+}
+
+Result<std::shared_ptr<Partition>> EngineImpl::find_partition(std::string_view topic,
+                                                              std::int32_t partition) const {
+  auto t = find_topic(topic);
+  if (!t) return fail(t.error());
+  if (partition < 0 || partition >= static_cast<std::int32_t>((*t)->partitions.size()))
+    return fail(Errc::kNotFound, "topic '" + std::string(topic) + "' has no partition " +
+                                     std::to_string(partition) + " (it has " +
+                                     std::to_string((*t)->partitions.size()) + ")");
+  return (*t)->partitions[static_cast<std::size_t>(partition)];
+}
+
+Status EngineImpl::create_topic(std::string_view name, const TopicConfig& config) {
+  if (auto problem = topic_name_problem(name); !problem.empty())
+    return fail(Errc::kInvalidArgument, "topic '" + std::string(name) + "': " + problem);
+  if (config.partitions < 1 || config.partitions > 10000)
+    return fail(Errc::kInvalidArgument,
+                "topic '" + std::string(name) + "': partitions must be in [1, 10000]");
+  if (config.segment_bytes &&
+      (*config.segment_bytes < 4096 || *config.segment_bytes > (3ull << 30)))
+    return fail(Errc::kInvalidArgument,
+                "topic '" + std::string(name) + "': segment_bytes must be in [4 KiB, 3 GiB]");
+  if (config.durability && config.durability->mode == Durability::Mode::kInterval &&
+      config.durability->interval_ms == 0)
+    return fail(Errc::kInvalidArgument,
+                "topic '" + std::string(name) + "': interval durability needs interval_ms > 0");
+  std::lock_guard admin(admin_mu_);
+  {
+    std::shared_lock lock(topics_mu_);
+    if (closed_) return fail(Errc::kClosed, "engine is closed");
+    if (topics_.contains(name))
+      return fail(Errc::kAlreadyExists, "topic '" + std::string(name) + "' already exists");
+  }
+  std::string dir = join_path(options_.data_dir, name);
+  auto leftover = env_->exists(dir);
+  if (!leftover) return fail(leftover.error());
+  if (*leftover) {
+    if (auto s = remove_tree(*env_, dir); !s) return s;
+  }
+  if (auto s = env_->create_dir(dir); !s) return s;
+  if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
+  auto topic = std::make_shared<Topic>();
+  topic->name = std::string(name);
+  topic->stored = config;
+  topic->effective = effective_config(config);
+  for (std::int32_t id = 0; id < config.partitions; ++id) {
+    auto p = std::make_shared<Partition>(*env_, topic->name, id, join_path(dir, std::to_string(id)),
+                                         topic->effective);
+    if (auto s = p->create(); !s) return s;
+    topic->partitions.push_back(std::move(p));
+  }
+  if (auto s = env_->sync_dir(dir); !s) return s;
+  std::string text = encode_topic_config(config);
+  if (auto s = write_file_atomically(*env_, dir, kTopicConfigFileName,
+                                     std::as_bytes(std::span(text.data(), text.size())));
+      !s)
+    return s;
+  std::unique_lock lock(topics_mu_);
+  topics_[topic->name] = std::move(topic);
+  return {};
+}
+
+Status EngineImpl::delete_topic(std::string_view name) {
+  std::lock_guard admin(admin_mu_);
+  auto topic = find_topic(name);
+  if (!topic) return fail(topic.error());
+  {
+    std::unique_lock lock(topics_mu_);
+    topics_.erase(topics_.find(name));
+  }
+  for (const auto& p : (*topic)->partitions)
+    p->mark_deleted();
+  // The checkpoint must stop describing these files before they go: a topic created later
+  // under the same name must not inherit its recovery points.
+  if (auto s = write_checkpoint(true); !s) return s;
+  std::string dir = join_path(options_.data_dir, name);
+  std::string graveyard =
+      join_path(options_.data_dir, std::string(kDeletedTopicPrefix) + std::string(name) + "-" +
+                                       std::to_string(monotonic_ms()));
+  if (auto s = env_->rename_file(dir, graveyard); !s) return s;
+  if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
+  return remove_tree(*env_, graveyard);
+}
+
+std::vector<std::string> EngineImpl::list_topics() const {
+  std::shared_lock lock(topics_mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, topic] : topics_)
+    names.push_back(name);
+  return names;
+}
+
+Result<TopicInfo> EngineImpl::describe_topic(std::string_view name) const {
+  auto topic = find_topic(name);
+  if (!topic) return fail(topic.error());
+  TopicInfo info;
+  info.name = (*topic)->name;
+  info.durability = (*topic)->effective.durability;
+  info.segment_bytes = (*topic)->effective.segment_bytes;
+  info.retention_ms = (*topic)->effective.retention_ms;
+  info.retention_bytes = (*topic)->effective.retention_bytes;
+  for (const auto& p : (*topic)->partitions)
+    info.partitions.push_back(p->info());
+  return info;
+}
+
+std::vector<std::shared_ptr<Partition>> EngineImpl::all_partitions() const {
+  std::vector<std::shared_ptr<Partition>> out;
+  std::shared_lock lock(topics_mu_);
+  for (const auto& [name, topic] : topics_)
+    out.insert(out.end(), topic->partitions.begin(), topic->partitions.end());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appends (validation and queueing; the commit is in writer.cc)
+
+Result<std::shared_ptr<Partition>> EngineImpl::partition_for_append(std::string_view topic,
+                                                                    std::int32_t partition) {
+  auto p = find_partition(topic, partition);
+  if (p || p.error().code() != Errc::kNotFound || !options_.auto_create_topics) return p;
+  if (find_topic(topic)) return p;  // the topic exists, the partition does not
+  TopicConfig config;
+  config.partitions = options_.default_partitions;
+  auto created = create_topic(topic, config);
+  if (!created && created.error().code() != Errc::kAlreadyExists) return fail(created.error());
+  return find_partition(topic, partition);
+}
+
+Status EngineImpl::validate_append(std::span<std::byte> bytes, AppendRequest& req) const {
+  if (bytes.empty()) return fail(Errc::kInvalidArgument, "append: no batches");
+  if (bytes.size() > options_.max_append_bytes)
+    return fail(Errc::kTooLarge, "append of " + std::to_string(bytes.size()) +
+                                     " bytes is above max_append_bytes (" +
+                                     std::to_string(options_.max_append_bytes) + ")");
+  ParseOptions parse{.max_batch_bytes = options_.max_batch_bytes, .check_crc = true};
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    ParsedBatch parsed = parse_batch(bytes.subspan(at), parse);
+    if (!parsed.ok()) {
+      std::string where =
+          "append: batch " + std::to_string(req.batches) + " at byte " + std::to_string(at) + ": ";
+      if (parsed.status == ParseStatus::kBadLength && bytes.size() - at >= kBatchHeaderBytes) {
+        std::int32_t length = read_batch_header(bytes.subspan(at)).batch_length;
+        if (length > 0 && 12 + static_cast<std::uint64_t>(length) > options_.max_batch_bytes)
+          return fail(Errc::kTooLarge, where + "larger than max_batch_bytes (" +
+                                           std::to_string(options_.max_batch_bytes) + ")");
+      }
+      Errc code =
+          parsed.status == ParseStatus::kCrcMismatch ? Errc::kCorruption : Errc::kInvalidArgument;
+      return fail(code, where + std::string(parse_status_name(parsed.status)));
+    }
+    const BatchView& b = parsed.batch;
+    if (b.is_control())
+      return fail(Errc::kInvalidArgument, "append: control batches are written by the broker only");
+    if (b.last_offset_delta() < 0 || b.record_count() < 1 ||
+        b.record_count() > static_cast<std::int64_t>(b.last_offset_delta()) + 1)
+      return fail(Errc::kInvalidArgument,
+                  "append: batch record count " + std::to_string(b.record_count()) +
+                      " does not match lastOffsetDelta " + std::to_string(b.last_offset_delta()));
+    req.batches += 1;
+    req.records += static_cast<std::int64_t>(b.last_offset_delta()) + 1;
+    at += parsed.bytes;
+  }
+  return {};
+}
+
+void EngineImpl::append_async(std::string_view topic, std::int32_t partition,
+                              std::vector<std::byte> batches, AppendCallback done) {
+  auto reject = [&](const Error& e) {
+    counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
+    done(fail(e));
+  };
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return reject(Error(Errc::kClosed, "engine is closed"));
+  }
+  auto p = partition_for_append(topic, partition);
+  if (!p) return reject(p.error());
+  Request req;
+  if (auto s = validate_append(batches, req.append); !s) return reject(s.error());
+  if ((*p)->corrupt())
+    return reject(Error(Errc::kCorruption, "partition " + std::string(topic) + "/" +
+                                               std::to_string(partition) +
+                                               " is damaged and refuses appends (see describe)"));
+  req.partition = std::move(*p);
+  req.append.bytes = std::move(batches);
+  req.append.done = std::move(done);
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) {
+      auto cb = std::move(req.append.done);
+      counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
+      cb(fail(Errc::kClosed, "engine is closed"));
+      return;
+    }
+    queue_.push_back(std::move(req));
+  }
+  queue_cv_.notify_one();
+}
+
+Result<AppendResult> EngineImpl::append(std::string_view topic, std::int32_t partition,
+                                        std::vector<std::byte> batches) {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  append_async(topic, partition, std::move(batches),
+               [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+Status EngineImpl::sync() {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  Request req;
+  req.append.done = [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); };
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return fail(Errc::kClosed, "engine is closed");
+    queue_.push_back(std::move(req));
+  }
+  queue_cv_.notify_one();
+  auto r = future.get();
+  if (!r) return fail(r.error());
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+Result<FetchResult> EngineImpl::fetch(std::string_view topic, std::int32_t partition,
+                                      std::int64_t offset, std::uint32_t max_bytes) const {
+  auto p = find_partition(topic, partition);
+  if (!p) return fail(p.error());
+  counters_.fetches.fetch_add(1, std::memory_order_relaxed);
+  return (*p)->fetch(offset, max_bytes);
+}
+
+Result<std::vector<std::byte>> EngineImpl::read(std::string_view topic, std::int32_t partition,
+                                                std::int64_t offset,
+                                                std::uint32_t max_bytes) const {
+  auto fetched = fetch(topic, partition, offset, max_bytes);
+  if (!fetched) return fail(fetched.error());
+  std::vector<std::byte> bytes(fetched->slice.length);
+  if (bytes.empty()) return bytes;
+  const auto* seg = static_cast<const Segment*>(fetched->slice.keep_alive.get());
+  auto got = seg->file->read_at(FilePos(fetched->slice.position), bytes);
+  if (!got) return fail(got.error());
+  if (*got != bytes.size())
+    return fail(Errc::kCorruption, "segment " + seg->file->path() + " is shorter than its index");
+  return bytes;
+}
+
+Result<std::int64_t> EngineImpl::offset_for_timestamp(std::string_view topic,
+                                                      std::int32_t partition,
+                                                      std::int64_t timestamp_ms) const {
+  auto p = find_partition(topic, partition);
+  if (!p) return fail(p.error());
+  return (*p)->offset_for_timestamp(timestamp_ms);
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> EngineImpl::offsets(std::string_view topic,
+                                                                  std::int32_t partition) const {
+  auto p = find_partition(topic, partition);
+  if (!p) return fail(p.error());
+  return (*p)->offsets();
+}
+
+void EngineImpl::set_visibility_listener(VisibilityListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = listener ? std::make_shared<VisibilityListener>(std::move(listener)) : nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group offsets
+
+Status EngineImpl::commit_offset(std::string_view group, std::string_view topic,
+                                 std::int32_t partition, std::int64_t offset,
+                                 std::string_view metadata) {
+  if (auto problem = group_name_problem(group); !problem.empty())
+    return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
+  if (auto problem = topic_name_problem(topic); !problem.empty())
+    return fail(Errc::kInvalidArgument, "topic '" + std::string(topic) + "': " + problem);
+  if (partition < 0) return fail(Errc::kInvalidArgument, "partition must be >= 0");
+  if (metadata.size() > 4096) return fail(Errc::kTooLarge, "offset metadata above 4096 bytes");
+  return group_offsets_->commit(group, topic, partition, offset, metadata);
+}
+
+Result<std::optional<CommittedOffset>> EngineImpl::committed_offset(std::string_view group,
+                                                                    std::string_view topic,
+                                                                    std::int32_t partition) const {
+  if (auto problem = group_name_problem(group); !problem.empty())
+    return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
+  return group_offsets_->get(group, topic, partition);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance: prepared segments, checkpoints, retention
+
+Status EngineImpl::enforce_retention() {
+  std::int64_t now = wall_clock_ms();
+  Status result;
+  for (const auto& p : all_partitions()) {
+    auto deleted = p->enforce_retention(now);
+    if (!deleted) {
+      if (result) result = fail(deleted.error());
+      continue;
+    }
+    counters_.segments_deleted.fetch_add(*deleted, std::memory_order_relaxed);
+  }
+  return result;
+}
+
+Status EngineImpl::write_checkpoint(bool force) {
+  std::lock_guard lock(checkpoint_mu_);
+  Checkpoint checkpoint;
+  auto partitions = all_partitions();
+  // The points first, then the indexes: the indexes on disk then cover every point.
+  for (const auto& p : partitions) {
+    if (auto point = p->recovery_point()) checkpoint[{p->topic(), p->id()}] = *point;
+  }
+  if (!force && have_checkpoint_ && checkpoint == last_checkpoint_) return {};
+  for (const auto& p : partitions) {
+    if (p->deleted()) continue;
+    if (auto s = p->persist_indexes(); !s) return s;
+  }
+  auto bytes = encode_checkpoint(checkpoint);
+  if (auto s = write_file_atomically(*env_, options_.data_dir, kCheckpointFileName, bytes); !s)
+    return s;
+  last_checkpoint_ = std::move(checkpoint);
+  have_checkpoint_ = true;
+  counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+void EngineImpl::maintenance_loop() {
+  std::uint64_t next_checkpoint = monotonic_ms() + options_.checkpoint_interval_ms;
+  std::uint64_t next_retention = monotonic_ms() + options_.retention_check_interval_ms;
+  std::unique_lock lock(maintenance_mu_);
+  while (!maintenance_stop_) {
+    std::uint64_t now = monotonic_ms();
+    std::uint64_t wake = std::min(next_checkpoint, next_retention);
+    if (wake > now)
+      maintenance_cv_.wait_for(
+          lock, std::chrono::milliseconds(std::min<std::uint64_t>(wake - now, 1000)));
+    if (maintenance_stop_) break;
+    lock.unlock();
+    for (const auto& p : all_partitions()) {
+      if (!p->wants_prepared_segment()) continue;
+      if (auto s = p->prepare_next_segment(); !s)
+        RINGLOG_WARN("engine: preparing the next segment of %s/%d: %s", p->topic().c_str(), p->id(),
+                     s.error().to_string().c_str());
+    }
+    now = monotonic_ms();
+    if (now >= next_checkpoint) {
+      if (auto s = write_checkpoint(false); !s)
+        RINGLOG_WARN("engine: checkpoint: %s", s.error().to_string().c_str());
+      next_checkpoint = now + options_.checkpoint_interval_ms;
+    }
+    if (now >= next_retention) {
+      if (auto s = enforce_retention(); !s)
+        RINGLOG_WARN("engine: retention: %s", s.error().to_string().c_str());
+      next_retention = now + options_.retention_check_interval_ms;
+    }
+    lock.lock();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats and close
+
+Result<EngineStats> EngineImpl::stats() const {
+  EngineStats s;
+  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  s.append_requests = load(counters_.append_requests);
+  s.append_batches = load(counters_.append_batches);
+  s.append_records = load(counters_.append_records);
+  s.append_bytes = load(counters_.append_bytes);
+  s.append_errors = load(counters_.append_errors);
+  s.write_cycles = load(counters_.write_cycles);
+  s.writes = load(counters_.writes);
+  s.syncs = load(counters_.syncs);
+  s.rolls = load(counters_.rolls);
+  s.prepared_rolls = load(counters_.prepared_rolls);
+  s.fetches = load(counters_.fetches);
+  s.segments_deleted = load(counters_.segments_deleted);
+  s.checkpoints = load(counters_.checkpoints);
+  {
+    std::shared_lock lock(topics_mu_);
+    s.topics = topics_.size();
+    for (const auto& [name, topic] : topics_) {
+      s.partitions += topic->partitions.size();
+      for (const auto& p : topic->partitions)
+        s.corrupt_partitions += p->corrupt() ? 1 : 0;
+    }
+  }
+  s.recovery_scanned_bytes = recovery_stats_.scanned_bytes;
+  s.recovery_truncated_bytes = recovery_stats_.truncated_bytes;
+  s.recovery_ms = recovery_ms_;
+  s.recovered_clean_shutdown = recovered_clean_;
+  s.env = env_name_;
+  return s;
+}
+
+void EngineImpl::stop_threads(bool crash) {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+    crash_ = crash;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(maintenance_mu_);
+    maintenance_stop_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+Status EngineImpl::close() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_ || !started_) {  // a failed open leaves the directory as recovery found it
+    closed_ = true;
+    stop_threads(true);
+    lock_.reset();
+    return {};
+  }
+  stop_threads(false);
+  {
+    std::unique_lock lock(topics_mu_);
+    closed_ = true;
+  }
+  Status result = write_checkpoint(true);
+  if (result) {
+    std::string marker = join_path(options_.data_dir, kCleanShutdownFileName);
+    auto file = env_->open_file(marker, OpenMode::kCreateReadWrite);
+    if (!file) {
+      result = fail(file.error());
+    } else {
+      result = (*file)->sync();
+      if (result) result = env_->sync_dir(options_.data_dir);
+    }
+  }
+  group_offsets_.reset();
+  {
+    std::unique_lock lock(topics_mu_);
+    topics_.clear();
+  }
+  lock_.reset();
+  return result;
+}
+
+void EngineImpl::crash_for_testing() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_) return;
+  stop_threads(true);
+  std::unique_lock lock(topics_mu_);
+  closed_ = true;
+  topics_.clear();
+  group_offsets_.reset();
+  lock_.reset();
+}
+
+}  // namespace ringlog

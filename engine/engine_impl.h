@@ -1,0 +1,168 @@
+// The Engine implementation (ringlog/engine.h has the contract). Internal: tests include it to
+// simulate a crash (EngineImpl::crash_for_testing).
+//
+// Threads:
+//   - callers: validate appends on their own thread and queue them; read without the writer;
+//   - the writer (writer.cc): takes everything queued, one write per dirty partition through
+//     Env::submit_writes (with a linked fdatasync where the durability mode asks for one),
+//     publishes, then calls the listener and the callbacks. Appends that arrive meanwhile
+//     wait for the next cycle: that is the group commit;
+//   - maintenance: prepares next segments, rewrites the recovery checkpoint, enforces retention.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ringlog/engine.h>
+
+#include "engine/checkpoint.h"
+#include "engine/group_offsets.h"
+#include "engine/partition.h"
+#include "io/env.h"
+
+namespace ringlog {
+
+struct Topic {
+  std::string name;
+  TopicConfig stored;  // as created (overrides only)
+  PartitionConfig effective;
+  std::vector<std::shared_ptr<Partition>> partitions;
+};
+
+class EngineImpl final : public Engine {
+ public:
+  explicit EngineImpl(EngineOptions options);
+  ~EngineImpl() override;
+
+  Status start();  // lock, recover, start threads
+
+  Status create_topic(std::string_view name, const TopicConfig& config) override;
+  Status delete_topic(std::string_view name) override;
+  std::vector<std::string> list_topics() const override;
+  Result<TopicInfo> describe_topic(std::string_view name) const override;
+  void append_async(std::string_view topic, std::int32_t partition, std::vector<std::byte> batches,
+                    AppendCallback done) override;
+  Result<AppendResult> append(std::string_view topic, std::int32_t partition,
+                              std::vector<std::byte> batches) override;
+  Result<FetchResult> fetch(std::string_view topic, std::int32_t partition, std::int64_t offset,
+                            std::uint32_t max_bytes) const override;
+  Result<std::vector<std::byte>> read(std::string_view topic, std::int32_t partition,
+                                      std::int64_t offset, std::uint32_t max_bytes) const override;
+  Result<std::int64_t> offset_for_timestamp(std::string_view topic, std::int32_t partition,
+                                            std::int64_t timestamp_ms) const override;
+  Result<std::pair<std::int64_t, std::int64_t>> offsets(std::string_view topic,
+                                                        std::int32_t partition) const override;
+  void set_visibility_listener(VisibilityListener listener) override;
+  Status commit_offset(std::string_view group, std::string_view topic, std::int32_t partition,
+                       std::int64_t offset, std::string_view metadata) override;
+  Result<std::optional<CommittedOffset>> committed_offset(std::string_view group,
+                                                          std::string_view topic,
+                                                          std::int32_t partition) const override;
+  Status enforce_retention() override;
+  Status sync() override;
+  Result<EngineStats> stats() const override;
+  Status close() override;
+
+  // Stops the threads as a crash would: what is queued is still committed (so every append
+  // has an outcome), but nothing is synced, no checkpoint or clean-shutdown marker is written.
+  // The test then drops or tears unsynced data through its FaultInjectionEnv and reopens.
+  void crash_for_testing();
+
+ private:
+  struct Request {
+    std::shared_ptr<Partition> partition;  // nullptr: a sync barrier
+    AppendRequest append;
+  };
+
+  Status validate_options() const;
+  PartitionConfig effective_config(const TopicConfig& config) const;
+  Status recover_topics();
+  Status recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean);
+  Result<std::shared_ptr<Topic>> find_topic(std::string_view name) const;
+  Result<std::shared_ptr<Partition>> find_partition(std::string_view topic,
+                                                    std::int32_t partition) const;
+  Result<std::shared_ptr<Partition>> partition_for_append(std::string_view topic,
+                                                          std::int32_t partition);
+  Status validate_append(std::span<std::byte> bytes, AppendRequest& req) const;
+  std::vector<std::shared_ptr<Partition>> all_partitions() const;
+  Status write_checkpoint(bool force);
+  void stop_threads(bool crash);
+
+  // writer.cc
+  void writer_loop();
+  void run_cycle(std::vector<Request>& batch);
+  void plan_partition(Partition& p, std::vector<iovec>& iovs);
+  void complete_partition(Partition& p, const Status& result, bool synced);
+  void sync_partitions(bool only_due, std::uint64_t now_ms);
+  void fail_pending(Partition& p, const Error& error);
+  std::uint64_t next_interval_deadline_ms() const;
+
+  // maintenance
+  void maintenance_loop();
+
+  EngineOptions options_;
+  std::unique_ptr<Env> owned_env_;
+  Env* env_ = nullptr;
+  std::string env_name_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<GroupOffsets> group_offsets_;
+
+  mutable std::shared_mutex topics_mu_;
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+  std::mutex admin_mu_;       // serialises create/delete topic
+  std::mutex checkpoint_mu_;  // serialises checkpoint writes
+  Checkpoint last_checkpoint_;
+  bool have_checkpoint_ = false;
+
+  // Writer queue.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Request> queue_;
+  bool stopping_ = false;
+  bool crash_ = false;
+  std::thread writer_;
+  // Writer-thread only.
+  std::vector<std::shared_ptr<Partition>> dirty_;     // with pending appends
+  std::vector<std::shared_ptr<Partition>> unsynced_;  // written, not synced
+  std::vector<Request> sync_waiters_;
+  std::vector<WriteOp> ops_;
+  std::vector<iovec> iovs_;
+  std::vector<std::pair<Engine::AppendCallback, Result<AppendResult>>> completions_;
+  std::vector<std::pair<std::size_t, std::size_t>> cycle_ranges_;
+  std::vector<std::shared_ptr<Partition>> cycle_planned_;
+  std::vector<std::pair<Partition*, std::int64_t>> cycle_visible_;
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool maintenance_stop_ = false;
+  std::thread maintenance_;
+
+  std::mutex listener_mu_;
+  std::shared_ptr<VisibilityListener> listener_;
+
+  bool closed_ = false;
+  bool started_ = false;  // recovery finished and the threads run: close() checkpoints
+  std::mutex close_mu_;
+
+  struct Counters {
+    std::atomic<std::uint64_t> append_requests{0}, append_batches{0}, append_records{0},
+        append_bytes{0}, append_errors{0}, write_cycles{0}, writes{0}, syncs{0}, rolls{0},
+        prepared_rolls{0}, fetches{0}, segments_deleted{0}, checkpoints{0};
+  };
+  mutable Counters counters_;
+  RecoveryStats recovery_stats_;
+  std::uint64_t recovery_ms_ = 0;
+  bool recovered_clean_ = false;
+};
+
+std::uint64_t monotonic_ms();
+std::int64_t wall_clock_ms();
+
+}  // namespace ringlog

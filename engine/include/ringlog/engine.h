@@ -1,0 +1,219 @@
+// ringlog's embeddable storage engine: topics of partitions, each an append-only log of Kafka
+// RecordBatch v2 batches in preallocated segment files.
+//
+//   auto engine = ringlog::Engine::open({.data_dir = "/var/lib/app/log"});
+//   if (!engine) fail(engine.error());
+//   (*engine)->create_topic("events", {.partitions = 4});
+//   auto acked = (*engine)->append("events", 0, std::move(batch_bytes));   // blocking
+//   auto bytes = (*engine)->read("events", 0, /*offset=*/0, /*max_bytes=*/1 << 20);
+//
+// Thread safety: every member function may be called from any number of threads at once,
+// except that close() and the destructor must not race with other calls.
+//
+// Offsets of a partition, always in this order (asserted on every update):
+//   log_start <= durable <= high_watermark (visible) <= log_end (written)
+// (durable may lag the watermark in kInterval/kNever mode: see Durability). Records in
+// [log_start, high_watermark) are readable; a record becomes visible only once its producer's
+// acknowledgement has been decided, so a consumer never sees a record its producer was not told
+// is stored.
+//
+// Failures never cross the API as exceptions: every fallible call returns Result / Status
+// (ringlog/error.h). Topic names match [A-Za-z0-9._-]{1,249} and are not "." or "..";
+// anything else is kInvalidArgument before it reaches the file system. Unknown topic or
+// partition: kNotFound.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <ringlog/error.h>
+#include <ringlog/options.h>
+
+namespace ringlog {
+
+struct AppendResult {
+  std::int64_t first_offset = 0;  // base offset assigned to the first batch
+  std::int64_t last_offset = 0;   // last offset of the last batch (inclusive)
+};
+
+struct PartitionInfo {
+  std::int32_t partition = 0;
+  std::int64_t log_start = 0;       // first readable offset
+  std::int64_t high_watermark = 0;  // visible end (exclusive): acknowledged records
+  std::int64_t durable = 0;         // end (exclusive) of what is known to be fsynced
+  std::int64_t log_end = 0;         // end (exclusive) of what has been written
+  std::uint64_t size_bytes = 0;     // bytes of log in all segments
+  std::size_t segments = 0;
+  // Set when recovery found damage that is not a torn tail (for example a bad CRC in the middle
+  // of a sealed segment). The partition stays readable up to the damage (high_watermark stops
+  // there, nothing is deleted) and refuses appends with kCorruption.
+  std::optional<std::string> corruption;
+};
+
+struct TopicInfo {
+  std::string name;
+  Durability durability;  // effective values (topic override or engine default)
+  std::uint64_t segment_bytes = 0;
+  std::uint64_t retention_ms = 0;
+  std::int64_t retention_bytes = -1;
+  std::vector<PartitionInfo> partitions;
+};
+
+// A zero-copy readable byte range of one segment file: `length` bytes at `position` of `fd`,
+// suitable for sendfile/splice. Holding the slice keeps the file open (through keep_alive) even
+// if retention or delete_topic removes the segment meanwhile; the bytes in the range never
+// change while the slice lives (segments are append-only below the visible end).
+struct FileSlice {
+  std::shared_ptr<const void> keep_alive;
+  int fd = -1;
+  std::uint64_t position = 0;
+  std::uint32_t length = 0;
+};
+
+struct FetchResult {
+  std::int64_t high_watermark = 0;
+  std::int64_t log_start = 0;
+  // Whole RecordBatches starting with the batch that contains the requested offset (its base
+  // offset may be lower: consumers skip records below the offset they asked for). length 0
+  // when there is nothing to read yet (offset == high watermark).
+  FileSlice slice;
+};
+
+struct CommittedOffset {
+  std::int64_t offset = 0;
+  std::string metadata;
+};
+
+struct EngineStats {
+  std::uint64_t append_requests = 0;  // acknowledged append calls
+  std::uint64_t append_batches = 0;
+  std::uint64_t append_records = 0;  // offsets assigned (sum of lastOffsetDelta + 1)
+  std::uint64_t append_bytes = 0;
+  std::uint64_t append_errors = 0;   // append calls that completed with an error
+  std::uint64_t write_cycles = 0;    // group-commit cycles (one submission each)
+  std::uint64_t writes = 0;          // write operations (one per dirty partition per cycle)
+  std::uint64_t syncs = 0;           // fdatasyncs of segment files
+  std::uint64_t rolls = 0;           // segments sealed and replaced
+  std::uint64_t prepared_rolls = 0;  // rolls that found the next segment prepared in advance
+  std::uint64_t fetches = 0;
+  std::uint64_t segments_deleted = 0;  // by retention
+  std::uint64_t checkpoints = 0;
+  std::uint64_t topics = 0;
+  std::uint64_t partitions = 0;
+  std::uint64_t corrupt_partitions = 0;
+  // What open() did: how many bytes of log it scanned and what it cut off as torn tails.
+  std::uint64_t recovery_scanned_bytes = 0;
+  std::uint64_t recovery_truncated_bytes = 0;
+  std::uint64_t recovery_ms = 0;
+  bool recovered_clean_shutdown = false;
+  std::string env;  // "uring", "posix", ... (what the file seam is)
+};
+
+class Engine {
+ public:
+  // Opens (creating if needed) the data directory: takes its lock (kBusy when another Engine
+  // owns it), reads the recovery checkpoint, recovers every partition (see docs/durability.md),
+  // and starts the writer and maintenance threads. A damaged partition does not fail open: it is
+  // marked corrupt (PartitionInfo::corruption).
+  static Result<std::unique_ptr<Engine>> open(EngineOptions options);
+
+  virtual ~Engine() = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Creates the topic's directories and config durably. kAlreadyExists if it exists.
+  virtual Status create_topic(std::string_view name, const TopicConfig& config) = 0;
+  // Removes the topic and its data. Outstanding FileSlices stay readable; pending appends to it
+  // fail with kNotFound.
+  virtual Status delete_topic(std::string_view name) = 0;
+  virtual std::vector<std::string> list_topics() const = 0;  // sorted
+  virtual Result<TopicInfo> describe_topic(std::string_view name) const = 0;
+
+  // Appends one or more RecordBatch v2 batches (concatenated) to a partition.
+  // Validated first, on the calling thread: magic 2, lengths, CRC32C, record count, no control
+  // batches, each batch <= max_batch_bytes, the whole <= max_append_bytes (kInvalidArgument /
+  // kCorruption for bad bytes, kTooLarge for sizes). The engine takes ownership of `batches`
+  // and assigns offsets by rewriting each baseOffset in place (the CRC does not cover it).
+  // The batches of one call get contiguous offsets and become visible together or not at all.
+  // `done` is invoked exactly once, on an engine thread, after the batches are acknowledged per
+  // the partition's durability mode, or with an error (kNoSpace when the disk is full, kIo,
+  // kCorruption for a damaged partition, kClosed, ...), in which case none of them is ever
+  // visible, not even after a restart. Invalid requests complete (with their error) before
+  // append_async returns, on the calling thread. Callbacks must not block: they run on the
+  // writer thread that commits everyone's appends.
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  virtual void append_async(std::string_view topic, std::int32_t partition,
+                            std::vector<std::byte> batches, AppendCallback done) = 0;
+  // Blocking convenience: append_async and wait for the acknowledgement.
+  virtual Result<AppendResult> append(std::string_view topic, std::int32_t partition,
+                                      std::vector<std::byte> batches) = 0;
+
+  // Reads from the batch containing `offset`: that batch whole even if it is larger than
+  // max_bytes, then the following bytes up to max_bytes in total (the last batch may be cut,
+  // as Kafka does; clients ignore a partial trailing batch), never past the high watermark and
+  // never across a segment boundary (the next fetch continues from the next segment).
+  // offset == high watermark: an empty slice. Outside [log_start, high watermark]:
+  // kOutOfRange, with a message naming the valid range.
+  virtual Result<FetchResult> fetch(std::string_view topic, std::int32_t partition,
+                                    std::int64_t offset, std::uint32_t max_bytes) const = 0;
+  // The same range, copied into memory.
+  virtual Result<std::vector<std::byte>> read(std::string_view topic, std::int32_t partition,
+                                              std::int64_t offset,
+                                              std::uint32_t max_bytes) const = 0;
+
+  // The base offset of the first batch whose max timestamp is >= timestamp_ms (batch
+  // granularity, as for compressed batches in Kafka); the high watermark if there is none.
+  virtual Result<std::int64_t> offset_for_timestamp(std::string_view topic, std::int32_t partition,
+                                                    std::int64_t timestamp_ms) const = 0;
+  // {log start, high watermark} ("earliest" and "latest").
+  virtual Result<std::pair<std::int64_t, std::int64_t>> offsets(std::string_view topic,
+                                                                std::int32_t partition) const = 0;
+
+  // Long-poll support: called on an engine thread whenever a partition's high watermark
+  // advances, before the callbacks of the appends that advanced it run. One listener (a new call
+  // replaces it; nullptr removes it). Keep it cheap and non-blocking; it must not call back into
+  // the engine's append path synchronously.
+  using VisibilityListener = std::function<void(std::string_view topic, std::int32_t partition,
+                                                std::int64_t high_watermark)>;
+  virtual void set_visibility_listener(VisibilityListener listener) = 0;
+
+  // Consumer group offsets, one per (group, topic, partition). commit_offset returns once the
+  // offset is durable (fdatasync); a commit is atomic (old or new value after a crash). The
+  // group name: 1..249 printable ASCII characters. The topic need not exist.
+  virtual Status commit_offset(std::string_view group, std::string_view topic,
+                               std::int32_t partition, std::int64_t offset,
+                               std::string_view metadata = {}) = 0;
+  virtual Result<std::optional<CommittedOffset>> committed_offset(std::string_view group,
+                                                                  std::string_view topic,
+                                                                  std::int32_t partition) const = 0;
+
+  // Deletes sealed segments past their retention now (the engine also does it periodically).
+  virtual Status enforce_retention() = 0;
+  // Makes everything written so far durable (fdatasync of every dirty partition) and returns
+  // when it is; useful with kInterval/kNever durability.
+  virtual Status sync() = 0;
+
+  virtual Result<EngineStats> stats() const = 0;
+
+  // Stops accepting appends (they complete with kClosed), commits what is queued, syncs, writes
+  // the recovery checkpoint and the clean-shutdown marker, and releases the directory lock.
+  // Idempotent; the destructor calls it.
+  virtual Status close() = 0;
+
+ protected:
+  Engine() = default;
+};
+
+// Is `name` a valid topic name? (Exposed for protocols that want to check before calling.)
+bool is_valid_topic_name(std::string_view name);
+
+}  // namespace ringlog

@@ -1,0 +1,98 @@
+// Options of the storage engine and of its topics.
+//
+// Plain value types: copy them freely. Every field has a default that is safe for production;
+// tests shrink the sizes (segment_bytes of a few KiB) to make rolls and retention cheap.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <ringlog/error.h>
+
+namespace ringlog {
+
+class Env;  // the file seam (io/env.h); internal, but an embedder's tests may pass one in
+
+// When an append is acknowledged, and what that acknowledgement guarantees.
+//   kAlways   : after an fdatasync covering the batches (one linked sync per group of appends):
+//               an acknowledged record survives a crash of the process, the OS or the machine.
+//   kInterval : after the write() completes; the engine fdatasyncs each dirty partition at
+//               least every `interval_ms`. A machine crash may lose the last `interval_ms`.
+//   kNever    : after the write() completes; the OS writes back when it likes (and the engine
+//               syncs a segment when it rolls and at close). Survives a crash of the process.
+// In every mode a consumer never sees a record before its producer has been acknowledged.
+struct Durability {
+  enum class Mode : std::uint8_t { kAlways, kInterval, kNever };
+  Mode mode = Mode::kAlways;
+  std::uint32_t interval_ms = 0;  // only for kInterval; > 0
+
+  // "always" | "interval=<ms>" (ms in 1..3600000) | "never"; anything else: kInvalidArgument.
+  static Result<Durability> parse(std::string_view text);
+  // The inverse of parse: "always", "interval=200", "never".
+  std::string to_string() const;
+
+  bool operator==(const Durability&) const = default;
+};
+
+// Per-topic settings. Unset optionals inherit the engine-wide value in EngineOptions.
+// Stored with the topic (in its directory) when it is created; fixed for its lifetime.
+struct TopicConfig {
+  std::int32_t partitions = 1;  // 1..10000
+  std::optional<Durability> durability;
+  std::optional<std::uint64_t> segment_bytes;
+  std::optional<std::uint64_t> retention_ms;
+  std::optional<std::int64_t> retention_bytes;  // per partition; -1 = unlimited
+};
+
+// How a new segment file gets its blocks before producers write into it (docs/design.md has
+// the measurements behind the default).
+enum class Preallocation : std::uint8_t {
+  kNone,               // plain appends; the file grows with every write
+  kFallocateKeepSize,  // fallocate(FALLOC_FL_KEEP_SIZE): blocks reserved, size = data written
+  kFallocate,          // fallocate(0): blocks reserved (unwritten), size = segment_bytes
+  kZeroFill,           // zeros written and synced: appends become overwrites of written blocks
+};
+
+struct EngineOptions {
+  // The directory that holds every topic. Created if missing. One Engine per directory: a
+  // second open (in this or another process) gets kBusy.
+  std::string data_dir = "ringlog-data";
+
+  // Engine-wide durability; a topic may override it (TopicConfig::durability).
+  Durability durability;
+
+  // A partition is a sequence of segment files; the active one rolls when the next append would
+  // cross this size. Range 4 KiB .. 3 GiB (positions inside a segment are 32-bit).
+  std::uint64_t segment_bytes = std::uint64_t{1} << 30;
+  Preallocation preallocation = Preallocation::kFallocate;
+
+  // Retention: whole sealed segments are deleted when their newest record is older than
+  // retention_ms, or while the partition without its oldest segment is still at least
+  // retention_bytes (-1 = no size limit). The active segment is never deleted.
+  std::uint64_t retention_ms = 168ull * 3600 * 1000;
+  std::int64_t retention_bytes = -1;
+  std::uint32_t retention_check_interval_ms = 300'000;
+
+  // Largest single RecordBatch accepted (the whole batch, header included). Bigger: kTooLarge.
+  std::uint32_t max_batch_bytes = (1u << 20) + 512;
+  // Largest append request (all the batches of one append call). Bigger: kTooLarge.
+  std::uint32_t max_append_bytes = 16u << 20;
+
+  bool auto_create_topics = true;  // an append to an unknown topic creates it
+  std::int32_t default_partitions = 1;
+
+  // One sparse offset-index entry per this many bytes of log (Kafka: index.interval.bytes).
+  std::uint32_t index_interval_bytes = 4096;
+
+  // How often the recovery checkpoint is rewritten (when something changed). Restart scans the
+  // log written since the last checkpoint, so this bounds restart time.
+  std::uint32_t checkpoint_interval_ms = 1000;
+
+  // The file seam. nullptr: make_default_env() (io_uring when available), owned by the engine.
+  // Otherwise borrowed: it must outlive the Engine (tests pass a FaultInjectionEnv).
+  Env* env = nullptr;
+};
+
+}  // namespace ringlog

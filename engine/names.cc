@@ -1,0 +1,67 @@
+#include "engine/names.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include <ringlog/engine.h>
+
+namespace ringlog {
+
+std::string join_path(std::string_view dir, std::string_view name) {
+  std::string path(dir);
+  if (!path.empty() && path.back() != '/') path += '/';
+  path += name;
+  return path;
+}
+
+std::string segment_file_name(std::int64_t base_offset, std::string_view suffix) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%020lld", static_cast<long long>(base_offset));
+  std::string name(digits);
+  name += suffix;
+  return name;
+}
+
+std::optional<std::int64_t> parse_segment_file_name(std::string_view name,
+                                                    std::string_view suffix) {
+  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  std::int64_t value = 0;
+  const char* end = name.data() + 20;
+  for (const char* p = name.data(); p != end; ++p) {
+    if (*p < '0' || *p > '9') return std::nullopt;
+  }
+  auto [ptr, ec] = std::from_chars(name.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+namespace {
+bool is_topic_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+}  // namespace
+
+std::string topic_name_problem(std::string_view name) {
+  static constexpr std::string_view kRule =
+      "topic names are 1 to 249 characters of [A-Za-z0-9._-], and not '.' or '..'";
+  if (name.empty() || name.size() > 249 || name == "." || name == "..") return std::string(kRule);
+  for (char c : name) {
+    if (!is_topic_char(c)) return std::string(kRule);
+  }
+  return {};
+}
+
+std::string group_name_problem(std::string_view name) {
+  if (name.empty() || name.size() > 249) return "group names are 1 to 249 printable characters";
+  for (char c : name) {
+    if (c < 0x20 || c > 0x7e) return "group names are 1 to 249 printable ASCII characters";
+  }
+  return {};
+}
+
+bool is_valid_topic_name(std::string_view name) {
+  return topic_name_problem(name).empty();
+}
+
+}  // namespace ringlog

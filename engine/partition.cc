@@ -1,0 +1,667 @@
+#include "engine/partition.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/names.h"
+#include "io/assert.h"
+#include "io/log.h"
+
+namespace ringlog {
+
+namespace {
+std::string partition_name(const std::string& topic, std::int32_t id) {
+  return topic + "/" + std::to_string(id);
+}
+}  // namespace
+
+Partition::Partition(Env& env, std::string topic, std::int32_t id, std::string dir,
+                     PartitionConfig config)
+    : env_(env), topic_(std::move(topic)), id_(id), dir_(std::move(dir)), config_(config) {}
+
+void Partition::check_offsets() const {
+  RINGLOG_ASSERT(log_start_ <= durable_);
+  RINGLOG_ASSERT(durable_ <= high_watermark_);
+  RINGLOG_ASSERT(high_watermark_ <= log_end_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment files
+
+Status Partition::preallocate(File& file, std::uint64_t from) {
+  if (from >= config_.segment_bytes) return {};
+  std::uint64_t length = config_.segment_bytes - from;
+  switch (config_.preallocation) {
+    case Preallocation::kNone:
+      return {};
+    case Preallocation::kFallocateKeepSize:
+      return file.allocate(FilePos(from), length, true);
+    case Preallocation::kFallocate:
+      return file.allocate(FilePos(from), length, false);
+    case Preallocation::kZeroFill: {
+      std::vector<std::byte> zeros(std::min<std::uint64_t>(length, 1 << 20));
+      for (std::uint64_t done = 0; done < length;) {
+        std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), length - done));
+        iovec iov{zeros.data(), n};
+        if (auto s = file.write_at(FilePos(from + done), std::span(&iov, 1)); !s) return s;
+        done += n;
+      }
+      return file.sync();
+    }
+  }
+  return {};
+}
+
+// Re-reserves the space after `from` once a tail was cut: fallocate only (metadata), never a
+// zero fill on the writer thread or during recovery.
+Status Partition::reserve_tail(File& file, std::uint64_t from) {
+  if (from >= config_.segment_bytes) return {};
+  switch (config_.preallocation) {
+    case Preallocation::kNone:
+      return {};
+    case Preallocation::kFallocateKeepSize:
+      return file.allocate(FilePos(from), config_.segment_bytes - from, true);
+    case Preallocation::kFallocate:
+    case Preallocation::kZeroFill:
+      return file.allocate(FilePos(from), config_.segment_bytes - from, false);
+  }
+  return {};
+}
+
+Result<std::unique_ptr<File>> Partition::open_new_segment_file(std::int64_t base) {
+  std::string path = join_path(dir_, segment_file_name(base, kLogSuffix));
+  std::unique_ptr<File> file;
+  {
+    std::lock_guard lock(prepare_mu_);
+    file = std::move(prepared_);
+  }
+  if (file) {
+    // Reopened under its final name, so that File::path() (and anything keyed by it) is right.
+    file.reset();
+    if (auto s = env_.rename_file(join_path(dir_, kPreparedSegmentName), path); !s)
+      return fail(s.error());
+    auto reopened = env_.open_file(path, OpenMode::kReadWrite);
+    if (!reopened) return fail(reopened.error());
+    file = std::move(*reopened);
+  } else {
+    auto opened = env_.open_file(path, OpenMode::kCreateExclusive);
+    if (!opened) return fail(opened.error());
+    file = std::move(*opened);
+    // Not prepared in time: reserve blocks cheaply (metadata only), never zero-fill inline.
+    if (config_.preallocation != Preallocation::kNone)
+      (void)file->allocate(FilePos(0), config_.segment_bytes, true);
+  }
+  if (auto s = env_.sync_dir(dir_); !s) return fail(s.error());
+  return file;
+}
+
+bool Partition::wants_prepared_segment() const {
+  std::lock_guard lock(prepare_mu_);
+  return prepare_wanted_ && !prepared_;
+}
+
+Status Partition::prepare_next_segment() {
+  if (!wants_prepared_segment()) return {};
+  std::string path = join_path(dir_, kPreparedSegmentName);
+  auto exists = env_.exists(path);
+  if (!exists) return fail(exists.error());
+  if (*exists) {
+    if (auto s = env_.remove_file(path); !s) return s;
+  }
+  auto file = env_.open_file(path, OpenMode::kCreateExclusive);
+  if (!file) return fail(file.error());
+  Status s = preallocate(**file, 0);
+  if (s) s = (*file)->sync();
+  if (s) s = env_.sync_dir(dir_);
+  if (!s) {
+    file->reset();
+    (void)env_.remove_file(path);
+    return s;
+  }
+  std::lock_guard lock(prepare_mu_);
+  prepared_ = std::move(*file);
+  prepare_wanted_ = false;
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creation and recovery
+
+Status Partition::create() {
+  if (auto s = env_.create_dir(dir_); !s) return s;
+  auto file =
+      env_.open_file(join_path(dir_, segment_file_name(0, kLogSuffix)), OpenMode::kCreateExclusive);
+  if (!file) return fail(file.error());
+  if (auto s = preallocate(**file, 0); !s && s.error().code() != Errc::kNoSpace) return s;
+  if (auto s = (*file)->sync(); !s) return s;
+  if (auto s = env_.sync_dir(dir_); !s) return s;
+  active_ = std::make_shared<Segment>(0, dir_, std::move(*file));
+  segments_ = {active_};
+  durable_point_ = {0, 0, 0, -1};
+  writer_.next_offset = 0;
+  return {};
+}
+
+// Lists the segment files (sorted bases) and removes what a crash may have left behind: a
+// prepared segment, temp files, indexes without their log.
+Status Partition::load_segments(std::vector<std::int64_t>& bases) {
+  auto names = env_.list_dir(dir_);
+  if (!names) return fail(names.error());
+  std::vector<std::string> orphans;
+  for (const std::string& name : *names) {
+    if (auto base = parse_segment_file_name(name, kLogSuffix)) bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+  for (const std::string& name : *names) {
+    auto base = parse_segment_file_name(name, kIndexSuffix);
+    if (!base) base = parse_segment_file_name(name, kTimeIndexSuffix);
+    bool orphan_index = base && !std::binary_search(bases.begin(), bases.end(), *base);
+    if (orphan_index || name == kPreparedSegmentName || name.ends_with(kTempSuffix))
+      orphans.push_back(name);
+  }
+  for (const std::string& name : orphans) {
+    if (auto s = env_.remove_file(join_path(dir_, name)); !s) return s;
+  }
+  return {};
+}
+
+Status Partition::load_index(Segment& seg, std::uint64_t trusted_end,
+                             std::int64_t trusted_next_offset) {
+  // Offset index: keep the longest prefix of entries that increase and point inside the
+  // trusted bytes; the scan that follows (if any) adds the rest.
+  auto bytes = env_.exists(seg.index_path());
+  if (!bytes) return fail(bytes.error());
+  seg.index.clear();
+  seg.time_index.clear();
+  if (*bytes) {
+    auto file = env_.open_file(seg.index_path(), OpenMode::kReadOnly);
+    if (!file) return fail(file.error());
+    auto size = (*file)->size();
+    if (!size) return fail(size.error());
+    std::vector<std::byte> raw(*size);
+    auto got = (*file)->read_at(FilePos(0), raw);
+    if (!got) return fail(got.error());
+    for (std::size_t at = 0; at + kIndexEntryBytes <= *got; at += kIndexEntryBytes) {
+      IndexEntry e = decode_index_entry(raw.data() + at);
+      bool increasing =
+          seg.index.empty() || (e.relative_offset > seg.index.back().relative_offset &&
+                                e.position > seg.index.back().position);
+      if (!increasing || e.position >= trusted_end ||
+          seg.base_offset + e.relative_offset >= trusted_next_offset)
+        break;
+      seg.index.push_back(e);
+    }
+  }
+  auto tbytes = env_.exists(seg.time_index_path());
+  if (!tbytes) return fail(tbytes.error());
+  if (*tbytes) {
+    auto file = env_.open_file(seg.time_index_path(), OpenMode::kReadOnly);
+    if (!file) return fail(file.error());
+    auto size = (*file)->size();
+    if (!size) return fail(size.error());
+    std::vector<std::byte> raw(*size);
+    auto got = (*file)->read_at(FilePos(0), raw);
+    if (!got) return fail(got.error());
+    for (std::size_t at = 0; at + kTimeIndexEntryBytes <= *got; at += kTimeIndexEntryBytes) {
+      TimeIndexEntry e = decode_time_index_entry(raw.data() + at);
+      bool increasing =
+          seg.time_index.empty() || (e.timestamp_ms > seg.time_index.back().timestamp_ms &&
+                                     e.relative_offset >= seg.time_index.back().relative_offset);
+      if (!increasing || seg.base_offset + e.relative_offset >= trusted_next_offset) break;
+      seg.time_index.push_back(e);
+    }
+  }
+  std::lock_guard lock(seg.index_mu);
+  seg.index_persisted = seg.index.size();
+  seg.time_index_persisted = seg.time_index.size();
+  return {};
+}
+
+// Rebuilds both indexes of a segment from its bytes (CRC-checked), from the start.
+Status Partition::rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryStats& stats) {
+  seg.index.clear();
+  seg.time_index.clear();
+  seg.end_pos = 0;
+  seg.next_offset = seg.base_offset;
+  seg.max_timestamp_ms = -1;
+  seg.last_batch_offset = -1;
+  seg.bytes_since_index = 0;
+  auto scan = scan_segment(seg, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
+  if (!scan) return fail(scan.error());
+  stats.scanned_bytes += scan->bytes_scanned;
+  {
+    std::lock_guard lock(seg.index_mu);
+    seg.index_persisted = 0;  // rewrite the index files from scratch
+    seg.time_index_persisted = 0;
+  }
+  if (!scan->clean() || seg.end_pos != file_size) {
+    mark_corrupt("segment " + seg.log_path() + ": invalid batch at byte " +
+                 std::to_string(seg.end_pos) + " (" +
+                 std::string(scan->offset_gap ? "offset gap" : parse_status_name(scan->stop)) +
+                 ") inside a sealed segment");
+  }
+  return {};
+}
+
+Status Partition::truncate_torn_tail(Segment& seg, std::uint64_t file_size, RecoveryStats& stats) {
+  if (file_size <= seg.end_pos) return {};
+  // Whatever follows the last valid batch was never acknowledged (or is preallocated space):
+  // cut it, so no stale bytes can ever be read back as batches, and re-reserve the space.
+  stats.truncated_bytes += file_size - seg.end_pos;
+  if (auto s = seg.file->truncate(seg.end_pos); !s) return s;
+  if (auto s = seg.file->sync(); !s) return s;
+  if (auto s = reserve_tail(*seg.file, seg.end_pos); !s && s.error().code() != Errc::kNoSpace)
+    return s;
+  return seg.file->sync();
+}
+
+void Partition::mark_corrupt(std::string why) {
+  if (corruption_) return;
+  RINGLOG_ERROR(
+      "partition %s: %s; the partition stays readable up to the damage and refuses "
+      "appends",
+      partition_name(topic_, id_).c_str(), why.c_str());
+  corruption_ = std::move(why);
+}
+
+// Does the last offset-index entry point at a batch header with the offset it claims?
+bool Partition::index_matches(Segment& seg) {
+  if (seg.index.empty()) return true;
+  std::byte header[kBatchHeaderBytes];
+  auto got = seg.file->read_at(FilePos(seg.index.back().position), header);
+  if (!got || *got != kBatchHeaderBytes) return false;
+  BatchHeader h = read_batch_header(header);
+  return h.magic == kMagicV2 && h.base_offset == seg.base_offset + seg.index.back().relative_offset;
+}
+
+Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool last,
+                                  std::int64_t next_base, const RecoveryPoint* point,
+                                  bool clean_shutdown, RecoveryStats& stats) {
+  bool before_point = point && seg.base_offset < point->segment_base;
+  bool at_point = point && seg.base_offset == point->segment_base;
+  if (before_point && !last) {
+    // Sealed and below the checkpoint: trusted. Its end is its (trimmed, synced) size.
+    seg.next_offset = next_base;
+    if (auto s = load_index(seg, file_size, next_base); !s) return s;
+    bool usable = !seg.index.empty() || file_size <= config_.index_interval_bytes;
+    if (!usable || seg.time_index.empty() || !index_matches(seg))
+      return rebuild_index(seg, file_size, stats);
+    seg.end_pos = file_size;
+    seg.max_timestamp_ms = seg.time_index.back().timestamp_ms;
+    seg.sealed = true;
+    return {};
+  }
+  if (at_point) {
+    if (auto s = load_index(seg, point->position + 1, point->offset); !s) return s;
+    seg.end_pos = point->position;
+    seg.next_offset = point->offset;
+    seg.max_timestamp_ms = point->max_timestamp_ms;
+    seg.bytes_since_index = point->position - (seg.index.empty() ? 0 : seg.index.back().position);
+    if (clean_shutdown && last) return {};
+  } else {
+    seg.index.clear();
+    seg.time_index.clear();
+  }
+  auto scan = scan_segment(seg, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
+  if (!scan) return fail(scan.error());
+  stats.scanned_bytes += scan->bytes_scanned;
+  if (last) return truncate_torn_tail(seg, file_size, stats);
+  if (!scan->clean() || seg.end_pos != file_size)
+    mark_corrupt("segment " + seg.log_path() + ": invalid batch at byte " +
+                 std::to_string(seg.end_pos) + " (" +
+                 std::string(scan->offset_gap ? "offset gap" : parse_status_name(scan->stop)) +
+                 ") inside a sealed segment");
+  seg.sealed = true;
+  return {};
+}
+
+Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats) {
+  std::vector<std::int64_t> bases;
+  if (auto s = load_segments(bases); !s) return s;
+  if (bases.empty()) return create();
+  if (point && (point->segment_base < bases.front() ||
+                !std::binary_search(bases.begin(), bases.end(), point->segment_base)))
+    point = nullptr;  // the checkpoint does not describe these files: scan everything
+  for (std::size_t i = 0; i < bases.size() && !corruption_; ++i) {
+    std::string path = join_path(dir_, segment_file_name(bases[i], kLogSuffix));
+    auto file = env_.open_file(path, OpenMode::kReadWrite);
+    if (!file) return fail(file.error());
+    auto size = (*file)->size();
+    if (!size) return fail(size.error());
+    auto seg = std::make_shared<Segment>(bases[i], dir_, std::move(*file));
+    if (!segments_.empty() && segments_.back()->next_offset != seg->base_offset) {
+      mark_corrupt("segment " + seg->log_path() + " starts at offset " +
+                   std::to_string(seg->base_offset) + " but the previous one ends at " +
+                   std::to_string(segments_.back()->next_offset));
+      break;
+    }
+    if (point && seg->base_offset == point->segment_base && point->position > *size) {
+      point = nullptr;  // a checkpoint that does not match the file: scan instead
+    }
+    bool last = i + 1 == bases.size();
+    std::int64_t next_base = last ? INT64_MAX : bases[i + 1];
+    RINGLOG_DEBUG("partition %s: recovering segment %lld (%llu bytes)%s",
+                  partition_name(topic_, id_).c_str(), static_cast<long long>(bases[i]),
+                  static_cast<unsigned long long>(*size), last ? " (last)" : "");
+    if (auto s = recover_segment(*seg, *size, last, next_base, point, clean_shutdown, stats); !s)
+      return s;
+    segments_.push_back(seg);
+  }
+  active_ = segments_.back();
+  RINGLOG_DEBUG("partition %s: recovered, active segment %lld, end %lld at byte %llu",
+                partition_name(topic_, id_).c_str(), static_cast<long long>(active_->base_offset),
+                static_cast<long long>(active_->next_offset),
+                static_cast<unsigned long long>(active_->end_pos));
+  if (active_->sealed) active_->sealed = false;  // only reachable when corrupt
+  log_start_ = segments_.front()->base_offset;
+  log_end_ = high_watermark_ = durable_ = active_->next_offset;
+  durable_point_ = {log_end_, active_->base_offset, active_->end_pos, active_->max_timestamp_ms};
+  writer_.next_offset = log_end_;
+  check_offsets();
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+bool Partition::corrupt() const {
+  std::shared_lock lock(mu_);
+  return corruption_.has_value();
+}
+
+std::pair<std::int64_t, std::int64_t> Partition::offsets() const {
+  std::shared_lock lock(mu_);
+  return {log_start_, high_watermark_};
+}
+
+std::int64_t Partition::log_end() const {
+  std::shared_lock lock(mu_);
+  return log_end_;
+}
+
+PartitionInfo Partition::info() const {
+  std::shared_lock lock(mu_);
+  PartitionInfo out;
+  out.partition = id_;
+  out.log_start = log_start_;
+  out.high_watermark = high_watermark_;
+  out.durable = durable_;
+  out.log_end = log_end_;
+  for (const auto& seg : segments_)
+    out.size_bytes += seg->end_pos;
+  out.segments = segments_.size();
+  out.corruption = corruption_;
+  return out;
+}
+
+Result<FetchResult> Partition::fetch(std::int64_t offset, std::uint32_t max_bytes) const {
+  FetchResult result;
+  std::shared_ptr<Segment> seg;
+  std::uint64_t from = 0, limit = 0;
+  {
+    std::shared_lock lock(mu_);
+    result.high_watermark = high_watermark_;
+    result.log_start = log_start_;
+    if (offset < log_start_ || offset > high_watermark_)
+      return fail(Errc::kOutOfRange, "offset " + std::to_string(offset) + " is out of range for " +
+                                         partition_name(topic_, id_) + ": valid offsets are [" +
+                                         std::to_string(log_start_) + ", " +
+                                         std::to_string(high_watermark_) + "] (earliest " +
+                                         std::to_string(log_start_) + ")");
+    if (offset == high_watermark_) return result;
+    auto it = std::upper_bound(
+        segments_.begin(), segments_.end(), offset,
+        [](std::int64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset; });
+    RINGLOG_ASSERT(it != segments_.begin());
+    seg = *std::prev(it);
+    from = seg->index_position_for(offset);
+    limit = seg->end_pos;
+  }
+  auto batch = find_batch(*seg->file, from, limit, offset);
+  if (!batch) return fail(batch.error());
+  std::uint64_t length = std::min<std::uint64_t>(
+      limit - batch->position, std::max<std::uint64_t>(max_bytes, batch->size_bytes));
+  length = std::min<std::uint64_t>(length, UINT32_MAX);
+  result.slice = {seg, seg->file->fd(), batch->position, static_cast<std::uint32_t>(length)};
+  return result;
+}
+
+Result<std::int64_t> Partition::offset_for_timestamp(std::int64_t timestamp_ms) const {
+  std::shared_ptr<Segment> seg;
+  std::uint64_t from = 0, limit = 0;
+  std::int64_t high_watermark = 0;
+  {
+    std::shared_lock lock(mu_);
+    high_watermark = high_watermark_;
+    for (const auto& s : segments_) {
+      if (s->max_timestamp_ms >= timestamp_ms && s->end_pos > 0) {
+        seg = s;
+        from = s->time_search_position(timestamp_ms);
+        limit = s->end_pos;
+        break;
+      }
+    }
+  }
+  if (!seg) return high_watermark;
+  auto found = find_batch_by_time(*seg->file, from, limit, timestamp_ms);
+  if (!found) return fail(found.error());
+  if (!*found) return high_watermark;
+  return (*found)->base_offset;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance
+
+Result<std::size_t> Partition::enforce_retention(std::int64_t now_ms) {
+  std::vector<std::shared_ptr<Segment>> victims;
+  {
+    std::unique_lock lock(mu_);
+    if (corruption_ || deleted_) return 0;
+    std::uint64_t total = 0;
+    for (const auto& seg : segments_)
+      total += seg->end_pos;
+    while (segments_.size() > 1 && segments_.front()->sealed) {
+      const Segment& oldest = *segments_.front();
+      bool too_old =
+          oldest.max_timestamp_ms >= 0 &&
+          now_ms - oldest.max_timestamp_ms > static_cast<std::int64_t>(config_.retention_ms);
+      bool too_big = config_.retention_bytes >= 0 &&
+                     total - oldest.end_pos >= static_cast<std::uint64_t>(config_.retention_bytes);
+      if (!too_old && !too_big) break;
+      total -= oldest.end_pos;
+      victims.push_back(segments_.front());
+      victims.back()->removed = true;
+      segments_.erase(segments_.begin());
+    }
+    if (victims.empty()) return 0;
+    log_start_ = segments_.front()->base_offset;
+    check_offsets();
+  }
+  for (const auto& seg : victims) {
+    if (auto s = env_.remove_file(seg->log_path()); !s) return fail(s.error());
+    for (const std::string& p : {seg->index_path(), seg->time_index_path()}) {
+      auto exists = env_.exists(p);
+      if (exists && *exists) (void)env_.remove_file(p);
+    }
+  }
+  if (auto s = env_.sync_dir(dir_); !s) return fail(s.error());
+  return victims.size();
+}
+
+namespace {
+template <typename Entry, typename Encode>
+Status append_entries(Env& env, const std::string& dir, const std::string& path,
+                      const std::vector<Entry>& entries, std::size_t from, std::size_t entry_bytes,
+                      Encode encode) {
+  if (from >= entries.size()) return {};
+  auto exists = env.exists(path);
+  if (!exists) return fail(exists.error());
+  auto file = env.open_file(path, OpenMode::kCreateReadWrite);
+  if (!file) return fail(file.error());
+  std::vector<std::byte> bytes((entries.size() - from) * entry_bytes);
+  for (std::size_t i = from; i < entries.size(); ++i)
+    encode(bytes.data() + (i - from) * entry_bytes, entries[i]);
+  iovec iov{bytes.data(), bytes.size()};
+  if (from == 0) {
+    if (auto s = (*file)->truncate(0); !s) return s;
+  }
+  if (auto s = (*file)->write_at(FilePos(from * entry_bytes), std::span(&iov, 1)); !s) return s;
+  auto size = (*file)->size();
+  if (!size) return fail(size.error());
+  if (*size > entries.size() * entry_bytes) {  // stale entries from before a crash
+    if (auto s = (*file)->truncate(entries.size() * entry_bytes); !s) return s;
+  }
+  if (auto s = (*file)->sync(); !s) return s;
+  if (!*exists) return env.sync_dir(dir);
+  return {};
+}
+}  // namespace
+
+Status Partition::persist_indexes() {
+  std::vector<std::shared_ptr<Segment>> segments;
+  {
+    std::shared_lock lock(mu_);
+    segments = segments_;
+  }
+  for (const auto& seg : segments) {
+    std::vector<IndexEntry> index;
+    std::vector<TimeIndexEntry> time_index;
+    {
+      std::shared_lock lock(mu_);
+      if (seg->removed) continue;
+      index = seg->index;
+      time_index = seg->time_index;
+    }
+    std::lock_guard lock(seg->index_mu);
+    if (auto s = append_entries(env_, dir_, seg->index_path(), index, seg->index_persisted,
+                                kIndexEntryBytes, encode_index_entry);
+        !s)
+      return s;
+    seg->index_persisted = index.size();
+    if (auto s = append_entries(env_, dir_, seg->time_index_path(), time_index,
+                                seg->time_index_persisted, kTimeIndexEntryBytes,
+                                encode_time_index_entry);
+        !s)
+      return s;
+    seg->time_index_persisted = time_index.size();
+  }
+  return {};
+}
+
+std::optional<RecoveryPoint> Partition::recovery_point() const {
+  std::shared_lock lock(mu_);
+  if (corruption_ || deleted_) return std::nullopt;
+  return durable_point_;
+}
+
+void Partition::mark_deleted() {
+  std::unique_lock lock(mu_);
+  deleted_ = true;
+}
+
+bool Partition::deleted() const {
+  std::shared_lock lock(mu_);
+  return deleted_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer side
+
+Result<bool> Partition::roll() {
+  Segment& old = *active_;
+  std::int64_t base = writer_.next_offset;
+  RINGLOG_ASSERT(base == old.next_offset);
+  // 1. Seal the old segment: trim preallocated space, then sync, before anything relies on
+  //    the trimmed size (KAFKA-21000: trim, then fsync, then trust).
+  auto size = old.file->size();
+  if (!size) return fail(size.error());
+  if (*size != old.end_pos) {
+    if (auto s = old.file->truncate(old.end_pos); !s) return fail(s.error());
+  }
+  if (auto s = old.file->sync(); !s) return fail(s.error());
+  bool prepared = false;
+  {
+    std::lock_guard lock(prepare_mu_);
+    prepared = prepared_ != nullptr;
+  }
+  RINGLOG_DEBUG("partition %s: roll at offset %lld (old segment %lld, %llu bytes)",
+                partition_name(topic_, id_).c_str(), static_cast<long long>(base),
+                static_cast<long long>(old.base_offset),
+                static_cast<unsigned long long>(old.end_pos));
+  // 2. The new segment (prepared in advance when possible), its name made durable.
+  auto file = open_new_segment_file(base);
+  if (!file) return fail(file.error());
+  auto seg = std::make_shared<Segment>(base, dir_, std::move(*file));
+  // 3. Publish.
+  {
+    std::unique_lock lock(mu_);
+    old.sealed = true;
+    old.note_sealed();
+    segments_.push_back(seg);
+    durable_ = log_end_;
+    durable_point_ = {log_end_, base, 0, -1};
+    check_offsets();
+  }
+  active_ = std::move(seg);
+  writer_.unsynced = false;
+  {
+    std::lock_guard lock(prepare_mu_);
+    prepare_wanted_ = false;
+  }
+  return prepared;
+}
+
+void Partition::publish_write(bool synced) {
+  Segment& seg = *active_;
+  std::unique_lock lock(mu_);
+  std::uint64_t pos = writer_.write_pos;
+  for (std::size_t i = 0; i < writer_.taken; ++i) {
+    const AppendRequest& req = writer_.pending[i];
+    std::size_t at = 0;
+    while (at < req.bytes.size()) {
+      BatchHeader h = read_batch_header(std::span(req.bytes.data() + at, kBatchHeaderBytes));
+      auto size = static_cast<std::uint32_t>(12 + h.batch_length);
+      seg.note_batch(
+          {pos, size, h.base_offset, h.base_offset + h.last_offset_delta, h.max_timestamp_ms},
+          config_.index_interval_bytes);
+      pos += size;
+      at += size;
+    }
+  }
+  RINGLOG_ASSERT(seg.next_offset == writer_.next_offset);
+  log_end_ = high_watermark_ = seg.next_offset;
+  if (synced) {
+    durable_ = log_end_;
+    durable_point_ = {log_end_, seg.base_offset, seg.end_pos, seg.max_timestamp_ms};
+  }
+  check_offsets();
+  if (seg.end_pos >= config_.segment_bytes / 2) {
+    std::lock_guard prepare_lock(prepare_mu_);
+    if (!prepared_) prepare_wanted_ = true;
+  }
+}
+
+void Partition::publish_synced() {
+  Segment& seg = *active_;
+  std::unique_lock lock(mu_);
+  durable_ = log_end_;
+  durable_point_ = {log_end_, seg.base_offset, seg.end_pos, seg.max_timestamp_ms};
+  check_offsets();
+}
+
+void Partition::repair_failed_write() {
+  Segment& seg = *active_;
+  writer_.next_offset = seg.next_offset;
+  Status s = seg.file->truncate(seg.end_pos);
+  if (s) s = seg.file->sync();
+  if (s) {
+    (void)reserve_tail(*seg.file, seg.end_pos);
+    return;
+  }
+  RINGLOG_ERROR("partition %s: cannot cut a failed write (%s); refusing appends until reopen",
+                partition_name(topic_, id_).c_str(), s.error().to_string().c_str());
+  writer_.sticky = s.error();
+}
+
+}  // namespace ringlog

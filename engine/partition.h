@@ -1,0 +1,160 @@
+// A partition: an append-only log of RecordBatches in a sequence of segments, with its named
+// offsets, its recovery, reads, retention and the writer-side helpers of group commit.
+//
+// Named offsets, asserted in this order on every update (Redpanda's dirty/stable/committed):
+//   log_start <= durable <= high_watermark <= log_end
+// `log_end` (written) and `high_watermark` (visible, acknowledged) advance together when the
+// writer publishes a completed write; `durable` when an fdatasync covering them completes.
+//
+// Threading: `mu_` guards the segment list and the offsets; readers take it shared, the writer
+// thread takes it exclusive only to publish a completed cycle or a roll. The writer-side state
+// (`writer_`) is touched by the engine's writer thread only. Bytes of a segment below its
+// published `end_pos` never change, so reads happen outside the lock.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include <ringlog/engine.h>
+
+#include "engine/checkpoint.h"
+#include "engine/segment.h"
+#include "io/env.h"
+
+namespace ringlog {
+
+struct PartitionConfig {
+  Durability durability;
+  std::uint64_t segment_bytes = 0;
+  std::uint64_t retention_ms = 0;
+  std::int64_t retention_bytes = -1;
+  Preallocation preallocation = Preallocation::kFallocate;
+  std::uint32_t index_interval_bytes = 4096;
+  std::size_t max_batch_bytes = 0;  // for scans
+};
+
+struct RecoveryStats {
+  std::uint64_t scanned_bytes = 0;
+  std::uint64_t truncated_bytes = 0;
+};
+
+// One append request in the writer's queue.
+struct AppendRequest {
+  std::vector<std::byte> bytes;  // the producer's batches; offsets rewritten in place
+  Engine::AppendCallback done;
+  std::int64_t first_offset = 0;
+  std::int64_t last_offset = 0;
+  std::uint32_t batches = 0;
+  std::int64_t records = 0;  // offsets the request takes (sum of lastOffsetDelta + 1)
+};
+
+class Partition {
+ public:
+  Partition(Env& env, std::string topic, std::int32_t id, std::string dir, PartitionConfig config);
+
+  const std::string& topic() const { return topic_; }
+  std::int32_t id() const { return id_; }
+  const std::string& dir() const { return dir_; }
+  const PartitionConfig& config() const { return config_; }
+
+  // --- Recovery (on open). REQUIRES: no other thread uses the partition yet.
+  // Creates the directory and the first segment of a new partition.
+  Status create();
+  // Loads the segments: trusts them up to `point` (if any; exactly when `clean_shutdown`),
+  // scans the rest with CRC checks, truncates a torn tail, rebuilds missing or damaged indexes.
+  // Damage that is not a torn tail marks the partition corrupt (not an error of open).
+  Status recover(const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats);
+
+  // --- Reads (any thread).
+  Result<FetchResult> fetch(std::int64_t offset, std::uint32_t max_bytes) const;
+  Result<std::int64_t> offset_for_timestamp(std::int64_t timestamp_ms) const;
+  std::pair<std::int64_t, std::int64_t> offsets() const;
+  PartitionInfo info() const;
+  bool corrupt() const;
+
+  // --- Maintenance (maintenance thread, close).
+  // Deletes sealed segments past retention; returns how many.
+  Result<std::size_t> enforce_retention(std::int64_t now_ms);
+  // Writes the index entries not yet on disk and syncs them.
+  Status persist_indexes();
+  // The durable point to record in a checkpoint; nullopt for a corrupt partition.
+  std::optional<RecoveryPoint> recovery_point() const;
+  // Prepares the next segment file (`@next.log`) if asked for and not there yet.
+  Status prepare_next_segment();
+  bool wants_prepared_segment() const;
+  // Marks the partition deleted: the writer fails its pending appends with kNotFound.
+  void mark_deleted();
+  bool deleted() const;
+
+  // --- Writer thread only.
+  struct WriterState {
+    std::deque<AppendRequest> pending;
+    bool queued = false;    // in the writer's list of partitions with pending appends
+    bool unsynced = false;  // written but not yet covered by an fdatasync
+    std::uint64_t last_sync_ms = 0;
+    std::size_t taken = 0;        // requests in the current cycle's write
+    std::uint64_t write_pos = 0;  // where the current cycle's write starts
+    std::uint64_t write_bytes = 0;
+    std::int64_t next_offset = 0;
+    std::optional<Error> sticky;  // a failure that could not be repaired: refuse appends
+  };
+  WriterState& writer() { return writer_; }
+  Segment& active_segment() { return *active_; }
+  std::int64_t log_end() const;
+  // Seals the active segment (trim, sync) and opens the next one at log end.
+  // Returns whether the next segment had been prepared in advance.
+  Result<bool> roll();
+  // After a completed write of `writer().taken` requests: indexes them and publishes the new
+  // log end and high watermark (and durable, when `synced`).
+  void publish_write(bool synced);
+  // After an fdatasync of the active segment that covered everything written.
+  void publish_synced();
+  // After a failed write or sync of the current cycle: cuts whatever part of it reached the
+  // file (so that it can never be recovered as if it had been acknowledged).
+  void repair_failed_write();
+
+ private:
+  void check_offsets() const;  // REQUIRES: mu_ held
+  Status load_segments(std::vector<std::int64_t>& bases);
+  Status recover_segment(Segment& seg, std::uint64_t file_size, bool last, std::int64_t next_base,
+                         const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats);
+  Status load_index(Segment& seg, std::uint64_t trusted_end, std::int64_t trusted_next_offset);
+  bool index_matches(Segment& seg);
+  Status rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryStats& stats);
+  Status truncate_torn_tail(Segment& seg, std::uint64_t file_size, RecoveryStats& stats);
+  void mark_corrupt(std::string why);
+  Result<std::unique_ptr<File>> open_new_segment_file(std::int64_t base);
+  Status preallocate(File& file, std::uint64_t from);
+  Status reserve_tail(File& file, std::uint64_t from);
+
+  Env& env_;
+  const std::string topic_;
+  const std::int32_t id_;
+  const std::string dir_;
+  const PartitionConfig config_;
+
+  mutable std::shared_mutex mu_;
+  std::vector<std::shared_ptr<Segment>> segments_;
+  std::int64_t log_start_ = 0;
+  std::int64_t durable_ = 0;
+  std::int64_t high_watermark_ = 0;
+  std::int64_t log_end_ = 0;
+  RecoveryPoint durable_point_;
+  std::optional<std::string> corruption_;
+  bool deleted_ = false;
+
+  std::shared_ptr<Segment> active_;  // writer thread (and recovery)
+  WriterState writer_;
+
+  mutable std::mutex prepare_mu_;
+  std::unique_ptr<File> prepared_;
+  bool prepare_wanted_ = false;
+};
+
+}  // namespace ringlog

@@ -1,0 +1,231 @@
+// Recovery: torn tails, indexes, checkpoints, clean shutdown, damaged sealed segments.
+#include <fstream>
+
+#include "engine/names.h"
+#include "engine_test_util.h"
+#include "io/log.h"
+
+namespace ringlog::test {
+
+namespace {
+std::string segment_path(EngineFixture& f, std::int64_t base, const char* suffix = ".log") {
+  return f.partition_dir("t") + "/" + segment_file_name(base, suffix);
+}
+
+std::vector<std::int64_t> segment_bases(EngineFixture& f) {
+  std::vector<std::int64_t> bases;
+  for (const auto& entry : std::filesystem::directory_iterator(f.partition_dir("t"))) {
+    if (auto base = parse_segment_file_name(entry.path().filename().string(), ".log"))
+      bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
+void append_many(Engine& e, int n, std::size_t value_bytes = 200) {
+  for (int i = 0; i < n; ++i)
+    REQUIRE(e.append("t", 0, make_batch("m" + std::to_string(i), 1, 1000 + i, value_bytes)));
+}
+
+void flip_byte(const std::string& path, std::uint64_t at) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(at));
+  char c = 0;
+  file.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  file.seekp(static_cast<std::streamoff>(at));
+  file.write(&c, 1);
+}
+}  // namespace
+
+TEST_CASE("recovery: a torn trailing batch is truncated and appends continue after it") {
+  EngineFixture f;
+  f.options.preallocation = Preallocation::kNone;
+  f.options.segment_bytes = 1 << 20;
+  Engine& e = f.open();
+  append_many(e, 3);
+  REQUIRE(e.close());
+  f.engine.reset();
+  auto torn = make_batch("torn", 2);
+  {
+    std::ofstream out(segment_path(f, 0), std::ios::app | std::ios::binary);
+    out.write(reinterpret_cast<const char*>(torn.data()),
+              static_cast<std::streamsize>(torn.size() / 2));
+  }
+  std::filesystem::remove(f.options.data_dir + "/" + std::string(kCleanShutdownFileName));
+  Engine& reopened = f.open();
+  CHECK(reopened.offsets("t", 0).value().second == 3);
+  CHECK(reopened.stats()->recovery_truncated_bytes == torn.size() / 2);
+  auto next = reopened.append("t", 0, make_batch("after"));
+  REQUIRE(next);
+  CHECK(next->first_offset == 3);
+  CHECK(f.all_values("t").back() == "after-0");
+}
+
+TEST_CASE("recovery: a deleted or damaged index is rebuilt and reads by offset still work") {
+  EngineFixture f;
+  Engine& e = f.open();
+  append_many(e, 60);
+  REQUIRE(e.close());
+  f.engine.reset();
+  auto bases = segment_bases(f);
+  REQUIRE(bases.size() >= 3);
+  SUBCASE("deleted") {
+    REQUIRE(std::filesystem::remove(segment_path(f, bases[0], ".index")));
+    REQUIRE(std::filesystem::remove(segment_path(f, bases[1], ".timeindex")));
+  }
+  SUBCASE("garbage") {
+    std::ofstream out(segment_path(f, bases[0], ".index"), std::ios::binary | std::ios::trunc);
+    out << "this is not an index at all, it points nowhere useful";
+  }
+  Engine& reopened = f.open();
+  CHECK(reopened.stats()->recovery_scanned_bytes > 0);
+  auto values = f.all_values("t");
+  REQUIRE(values.size() == 60);
+  for (int i = 0; i < 60; ++i)
+    CHECK(values[static_cast<std::size_t>(i)].starts_with("m" + std::to_string(i) + "-0"));
+  for (std::int64_t offset : {0, 5, 17, 33, 59}) {
+    auto bytes = reopened.read("t", 0, offset, 1);
+    REQUIRE(bytes);
+    CHECK(BatchView(*bytes).base_offset() == offset);
+  }
+  CHECK(reopened.offset_for_timestamp("t", 0, 1030).value() == 30);
+  REQUIRE(reopened.close());
+  CHECK(std::filesystem::exists(segment_path(f, bases[0], ".index")));
+}
+
+TEST_CASE("recovery: after a clean shutdown nothing is scanned; after a crash only the tail") {
+  EngineFixture f;
+  f.options.preallocation = Preallocation::kFallocate;
+  Engine& e = f.open();
+  append_many(e, 80);
+  Engine& clean = f.reopen();
+  auto stats = clean.stats();
+  CHECK(stats->recovered_clean_shutdown);
+  CHECK(stats->recovery_scanned_bytes == 0);
+  CHECK(f.all_values("t").size() == 80);
+  // A checkpoint exists from the close; the crash loses nothing acknowledged (always mode), and
+  // recovery reads only what follows the checkpoint, not the whole log.
+  append_many(clean, 5);
+  auto size = clean.describe_topic("t")->partitions[0].size_bytes;
+  Engine& crashed = f.crash_and_reopen();
+  stats = crashed.stats();
+  CHECK_FALSE(stats->recovered_clean_shutdown);
+  CHECK(stats->recovery_scanned_bytes > 0);
+  CHECK(stats->recovery_scanned_bytes < size / 2);
+  CHECK(f.all_values("t").size() == 85);
+}
+
+TEST_CASE("recovery: the end of a preallocated segment is found by scanning to the zeros") {
+  for (Preallocation mode : {Preallocation::kNone, Preallocation::kFallocateKeepSize,
+                             Preallocation::kFallocate, Preallocation::kZeroFill}) {
+    CAPTURE(static_cast<int>(mode));
+    EngineFixture f;
+    f.options.preallocation = mode;
+    f.options.segment_bytes = 64 * 1024;
+    Engine& e = f.open();
+    append_many(e, 7);
+    if (mode == Preallocation::kFallocate || mode == Preallocation::kZeroFill)
+      CHECK(std::filesystem::file_size(segment_path(f, 0)) == 64 * 1024);
+    Engine& crashed = f.crash_and_reopen();
+    CHECK(crashed.offsets("t", 0).value().second == 7);
+    CHECK(crashed.append("t", 0, make_batch("next"))->first_offset == 7);
+    CHECK(f.all_values("t").size() == 8);
+  }
+}
+
+TEST_CASE(
+    "recovery: damage inside a sealed segment is reported, readable up to it, appends refused") {
+  EngineFixture f;
+  Engine& e = f.open();
+  append_many(e, 60);
+  REQUIRE(e.close());
+  f.engine.reset();
+  auto bases = segment_bases(f);
+  REQUIRE(bases.size() >= 3);
+  // Damage the middle of the second segment; without a checkpoint recovery scans it.
+  std::uint64_t middle = std::filesystem::file_size(segment_path(f, bases[1])) / 2;
+  flip_byte(segment_path(f, bases[1]), middle);
+  std::filesystem::remove(f.options.data_dir + "/" + std::string(kCheckpointFileName));
+  std::filesystem::remove(f.options.data_dir + "/" + std::string(kCleanShutdownFileName));
+  LogLevel saved = log_level();
+  set_log_level(LogLevel::kOff);
+  Engine& reopened = f.open();
+  set_log_level(saved);
+  auto info = reopened.describe_topic("t");
+  REQUIRE(info);
+  const PartitionInfo& p = info->partitions[0];
+  REQUIRE(p.corruption.has_value());
+  CHECK(p.corruption->find(segment_file_name(bases[1], ".log")) != std::string::npos);
+  CHECK(p.high_watermark > bases[1]);
+  CHECK(p.high_watermark < bases[2]);
+  CHECK(reopened.stats()->corrupt_partitions == 1);
+  auto values = f.all_values("t");
+  CHECK(values.size() == static_cast<std::size_t>(p.high_watermark));
+  auto refused = reopened.append("t", 0, make_batch("x"));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == Errc::kCorruption);
+  // Nothing was deleted: the later segment is still on disk.
+  CHECK(std::filesystem::exists(segment_path(f, bases.back())));
+}
+
+}  // namespace ringlog::test
+
+namespace ringlog::test {
+
+TEST_CASE("recovery: a torn consumer-offset commit is ignored and the previous value stands") {
+  EngineFixture f;
+  Engine& e = f.open();
+  REQUIRE(e.commit_offset("g", "t", 0, 41, "m"));
+  REQUIRE(e.close());
+  f.engine.reset();
+  {
+    std::ofstream out(f.options.data_dir + "/" + std::string(kGroupOffsetsFileName),
+                      std::ios::app | std::ios::binary);
+    out.write("\x00\x00\x00\x30\x12\x34", 6);  // a record header whose body never made it
+  }
+  Engine& reopened = f.open();
+  auto got = reopened.committed_offset("g", "t", 0);
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK((*got)->offset == 41);
+  CHECK((*got)->metadata == "m");
+  REQUIRE(reopened.commit_offset("g", "t", 0, 42));
+  CHECK(f.reopen().committed_offset("g", "t", 0).value()->offset == 42);
+}
+
+TEST_CASE("recovery: a damaged checkpoint is ignored and every segment is scanned instead") {
+  EngineFixture f;
+  Engine& e = f.open();
+  for (int i = 0; i < 30; ++i)
+    REQUIRE(e.append("t", 0, make_batch("m", 1, 1000, 200)));
+  REQUIRE(e.close());
+  f.engine.reset();
+  {
+    std::ofstream out(f.options.data_dir + "/" + std::string(kCheckpointFileName),
+                      std::ios::binary | std::ios::trunc);
+    out << "RLCP but not really a checkpoint";
+  }
+  LogLevel saved = log_level();
+  set_log_level(LogLevel::kOff);
+  Engine& reopened = f.open();
+  set_log_level(saved);
+  auto stats = reopened.stats();
+  CHECK_FALSE(stats->recovered_clean_shutdown);
+  CHECK(stats->recovery_scanned_bytes >= reopened.describe_topic("t")->partitions[0].size_bytes);
+  CHECK(f.all_values("t").size() == 30);
+}
+
+TEST_CASE("recovery: a topic whose creation did not finish is removed on open") {
+  EngineFixture f;
+  f.open();
+  REQUIRE(f.engine->close());
+  f.engine.reset();
+  std::filesystem::create_directories(f.options.data_dir + "/half/0");
+  Engine& e = f.open();
+  CHECK(e.list_topics().empty());
+  CHECK_FALSE(std::filesystem::exists(f.options.data_dir + "/half"));
+  REQUIRE(e.create_topic("half", TopicConfig{}));
+}
+
+}  // namespace ringlog::test
