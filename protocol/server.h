@@ -1,0 +1,99 @@
+// The line protocol server (docs/protocol.md): one io_uring event loop for the network in front
+// of an Engine.
+//
+//   auto server = Server::create(*engine, {.listen = "127.0.0.1:8123"});   // binds and listens
+//   std::thread loop([&] { (void)(*server)->run(); });
+//   ...
+//   (*server)->stop();   // from a signal handler path or another thread
+//   loop.join();
+//   engine->close();     // syncs and writes the clean-shutdown marker
+//
+// No thread blocks on the disk in the network path: appends go through Engine::append_async,
+// whose callbacks (on the engine's writer thread) hand completions back to the loop through a
+// mailbox and Ring::wake(); engine calls that may touch the disk or fsync (fetch, get, commit,
+// create, delete, describe, stats) run on a small pool of worker threads and come back the same
+// way. `fetch` bytes go from the segment file to the socket with io_uring splice (file -> pipe ->
+// socket), never through user space (unless zero_copy is off, for comparison).
+//
+// Replies leave each connection in request order (ReplyQueue). A connection whose unsent replies
+// exceed max_buffered_bytes, or which has max_pending_requests outstanding, is not read until
+// they drain (backpressure). Bad input gets an error line; where framing is lost the connection
+// is closed after the error. Other connections are never affected.
+//
+// Lifetime: the Engine must outlive the Server. run() may be called once.
+// Threading: run() on one thread; stop() and stats() from any thread (stop() is
+// async-signal-safe).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <ringlog/engine.h>
+#include <ringlog/error.h>
+
+#include "protocol/request.h"
+
+namespace ringlog::protocol {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8123";  // "ADDR:PORT"; port 0 picks a free one
+  ParserLimits limits;                    // line, message, batch sizes and the wait_ms cap
+  std::size_t max_connections = 1024;
+  std::size_t max_buffered_bytes = 16 << 20;  // unsent reply bytes per connection
+  std::size_t max_pending_requests = 4096;    // outstanding requests per connection
+  std::uint32_t idle_timeout_ms = 300'000;    // 0: never
+  bool auto_create_topics = true;             // false: put/putb to an unknown topic -> 404
+  bool zero_copy = true;                      // false: fetch reads into memory, then sends
+  unsigned worker_threads = 2;                // for engine calls that may block
+  unsigned ring_entries = 1024;
+  std::uint32_t shutdown_grace_ms = 10'000;  // stop(): time allowed to finish in-flight work
+};
+
+// Counters since the server started (a consistent-enough snapshot, for `stats` and tests).
+struct ServerStats {
+  std::uint64_t connections = 0;  // open now
+  std::uint64_t connections_total = 0;
+  std::uint64_t connections_rejected = 0;  // above max_connections
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;  // error replies
+  std::uint64_t puts = 0;
+  std::uint64_t putbs = 0;
+  std::uint64_t gets = 0;
+  std::uint64_t fetches = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t long_polls = 0;  // requests parked waiting for data
+  std::uint64_t idle_closed = 0;
+};
+
+class Server {
+ public:
+  // Binds and listens (so the port is known when this returns) and sets up the ring.
+  static Result<std::unique_ptr<Server>> create(Engine& engine, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound address, "127.0.0.1:41234".
+  const std::string& address() const noexcept;
+  std::uint16_t port() const noexcept;
+
+  // Serves until stop(): then stops accepting, stops reading, lets in-flight appends complete
+  // and their replies go out (up to shutdown_grace_ms), closes every connection and returns.
+  // The Engine is left open: its owner closes it.
+  Status run();
+  void stop() noexcept;
+
+  ServerStats stats() const;
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringlog::protocol

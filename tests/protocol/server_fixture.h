@@ -1,0 +1,178 @@
+// A server on an ephemeral loopback port over an Engine in a temporary directory, with clients
+// that speak the protocol the way a program does (Client) and the way a person does with nc
+// (RawConnection: bytes in, lines out).
+#pragma once
+
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <ringlog/engine.h>
+
+#include "io/log.h"
+#include "io/socket.h"
+#include "protocol/client.h"
+#include "protocol/server.h"
+
+namespace ringlog::protocol::testing {
+
+inline std::span<const std::byte> bytes_of(std::string_view text) {
+  return std::as_bytes(std::span(text.data(), text.size()));
+}
+
+// A connection that sends raw bytes and reads raw lines, with a 5 s deadline on every read.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& address) {
+    auto where = parse_address(address);
+    REQUIRE(where);
+    auto fd = connect_to(*where);
+    REQUIRE(fd);
+    fd_ = std::move(*fd);
+  }
+
+  void send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  // The next line without "\r\n"; "<closed>" at end of stream, "<timeout>" after 5 s.
+  std::string line() {
+    for (;;) {
+      const std::size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string text = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+        return text;
+      }
+      if (const char* status = fill()) return status;
+    }
+  }
+
+  // Exactly `n` bytes (fewer at end of stream).
+  std::string bytes(std::size_t n) {
+    while (buffer_.size() < n) {
+      if (fill() != nullptr) break;
+    }
+    std::string out = buffer_.substr(0, n);
+    buffer_.erase(0, out.size());
+    return out;
+  }
+
+  // True when the server closed the connection (after anything still buffered).
+  bool closed() {
+    for (;;) {
+      if (!buffer_.empty()) {
+        buffer_.clear();
+        continue;
+      }
+      const char* status = fill();
+      if (status != nullptr) return std::string_view(status) == "<closed>";
+      buffer_.clear();
+    }
+  }
+
+  void shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+
+ private:
+  const char* fill() {
+    pollfd pfd{fd_.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 5000) <= 0) return "<timeout>";
+    char chunk[65536];
+    const ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
+    if (n <= 0) return "<closed>";
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return nullptr;
+  }
+
+  UniqueFd fd_;
+  std::string buffer_;
+};
+
+class ServerFixture {
+ public:
+  explicit ServerFixture(ServerOptions options = {}, EngineOptions engine_options = {})
+      : options_(std::move(options)), engine_options_(std::move(engine_options)) {
+    char pattern[] = "/tmp/ringlog-protocol-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    dir_ = pattern;
+    options_.listen = "127.0.0.1:0";
+    options_.worker_threads = 2;
+    engine_options_.data_dir = dir_ + "/data";
+    engine_options_.segment_bytes = 1 << 20;
+    engine_options_.preallocation = Preallocation::kNone;
+    start();
+  }
+
+  ~ServerFixture() {
+    stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void start() {
+    set_log_level(LogLevel::kWarn);
+    auto engine = Engine::open(engine_options_);
+    REQUIRE_MESSAGE(engine, (engine ? "" : engine.error().to_string()));
+    engine_ = std::move(*engine);
+    auto server = Server::create(*engine_, options_);
+    REQUIRE_MESSAGE(server, (server ? "" : server.error().to_string()));
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { run_status_ = server_->run(); });
+  }
+
+  // Stops the server as SIGTERM would, then closes the engine.
+  void stop() {
+    if (!server_) return;
+    server_->stop();
+    thread_.join();
+    CHECK(run_status_.has_value());
+    server_.reset();
+    CHECK(engine_->close().has_value());
+    engine_.reset();
+  }
+
+  void restart() {
+    stop();
+    start();
+  }
+
+  std::unique_ptr<Client> client() {
+    ClientOptions options;
+    options.address = server_->address();
+    options.io_timeout_ms = 5000;
+    auto client = Client::connect(options);
+    REQUIRE_MESSAGE(client, (client ? "" : client.error().to_string()));
+    return std::move(*client);
+  }
+
+  RawConnection raw() { return RawConnection(server_->address()); }
+
+  Engine& engine() { return *engine_; }
+  Server& server() { return *server_; }
+  const std::string& data_dir() const { return engine_options_.data_dir; }
+  ServerOptions& options() { return options_; }
+
+ private:
+  ServerOptions options_;
+  EngineOptions engine_options_;
+  std::string dir_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  Status run_status_;
+};
+
+}  // namespace ringlog::protocol::testing
