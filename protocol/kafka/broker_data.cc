@@ -1,0 +1,341 @@
+// Produce (validation, idempotence, acks), Fetch (KIP-74 ranges, zero-copy slices, long polls)
+// and ListOffsets.
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include <ringlog/batch.h>
+
+#include "protocol/kafka/broker.h"
+
+namespace ringlog::kafka {
+
+// One Produce request in flight: its response is sent when every partition has an outcome.
+struct ProduceCall {
+  RequestHeader header;
+  std::int16_t acks = -1;
+  ProduceResponse response;
+  std::size_t pending = 1;  // partitions + 1 for produce() itself
+  ReplyFn reply;
+
+  void finish_one() {
+    if (--pending > 0 || acks == 0) return;
+    reply({Reply::Kind::kFrame, make_response(header, response), {}});
+  }
+};
+
+namespace {
+
+// What a partition's records say before they are appended.
+struct Inspection {
+  std::int16_t error_code = error::kNone;
+  bool idempotent = false;
+  std::int64_t producer_id = kNoProducerId;
+  ProducerStateTable::Batch sequences{};
+};
+
+// Checks what the broker must know before appending: magic 2 (older message sets are
+// UNSUPPORTED_FOR_MESSAGE_FORMAT), whole batches, no control batches, count == lastOffsetDelta
+// + 1, and one producer with contiguous sequences across the batches. The engine checks the
+// CRC and sizes again when appending (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE).
+Inspection inspect_batches(std::span<const std::byte> records) {
+  Inspection out;
+  if (records.empty()) return {error::kInvalidRecord};
+  bool first = true;
+  std::int32_t next_seq = 0;
+  while (!records.empty()) {
+    if (records.size() > kMagicAt && static_cast<std::int8_t>(records[kMagicAt]) != kMagicV2) {
+      return {error::kUnsupportedForMessageFormat};
+    }
+    ParsedBatch parsed = parse_batch(
+        records,
+        {.max_batch_bytes = records.size(), .check_crc = false, .validate_records = false});
+    if (!parsed.ok()) return {error::kCorruptMessage};
+    const BatchView& b = parsed.batch;
+    if (b.is_control() || b.record_count() <= 0 || b.record_count() != b.last_offset_delta() + 1) {
+      return {error::kInvalidRecord};
+    }
+    const bool idempotent = b.producer_id() >= 0;
+    if (first) {
+      out.idempotent = idempotent;
+      out.producer_id = b.producer_id();
+      out.sequences = {b.producer_epoch(), b.base_sequence(), 0};
+    } else if (idempotent != out.idempotent || b.producer_id() != out.producer_id ||
+               (idempotent &&
+                (b.producer_epoch() != out.sequences.epoch || b.base_sequence() != next_seq))) {
+      return {error::kInvalidRecord};
+    }
+    if (idempotent && b.base_sequence() < 0) return {error::kInvalidRecord};
+    if (idempotent) {
+      out.sequences.last_seq =
+          ProducerStateTable::last_sequence(b.base_sequence(), b.record_count());
+      next_seq = ProducerStateTable::next_sequence(out.sequences.last_seq);
+    }
+    first = false;
+    records = records.subspan(parsed.bytes);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- Produce ---------------------------------------------------------------------------------
+
+void Broker::produce(const RequestHeader& header, ProduceRequest request, ReplyFn& reply) {
+  auto call = std::make_shared<ProduceCall>();
+  call->header = header;
+  call->acks = request.acks;
+  call->reply = std::move(reply);
+  // The response mirrors the request (librdkafka expects exactly its topics and partitions).
+  for (const ProduceRequest::Topic& t : request.topics) {
+    ProduceResponse::Topic& out = call->response.responses.emplace_back();
+    out.name = t.name;
+    for (const ProduceRequest::Partition& p : t.partitions) {
+      out.partitions.push_back({p.index, error::kNone, -1, -1, -1});
+    }
+    call->pending += t.partitions.size();
+  }
+  std::int16_t request_error = error::kNone;
+  if (request.acks != 0 && request.acks != 1 && request.acks != -1) {
+    request_error = error::kInvalidRequiredAcks;
+  } else if (request.transactional_id) {
+    request_error = error::kInvalidRequest;  // transactions are not supported
+  }
+  if (request.acks == 0) call->reply({Reply::Kind::kNone, {}, {}});
+  for (std::size_t ti = 0; ti < request.topics.size(); ++ti) {
+    ProduceRequest::Topic& t = request.topics[ti];
+    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      ProduceResponse::Partition* slot = &call->response.responses[ti].partitions[pi];
+      if (request_error != error::kNone) {
+        slot->error_code = request_error;
+        call->finish_one();
+        continue;
+      }
+      produce_partition(call, t.name, t.partitions[pi], slot);
+    }
+  }
+  call->finish_one();
+}
+
+void Broker::produce_partition(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
+                               ProduceRequest::Partition& partition,
+                               ProduceResponse::Partition* slot) {
+  const Inspection inspection =
+      partition.records ? inspect_batches(*partition.records) : Inspection{error::kInvalidRecord};
+  if (inspection.error_code != error::kNone) {
+    slot->error_code = inspection.error_code;
+    return call->finish_one();
+  }
+  std::optional<ProducerStateTable::Key> key;
+  if (inspection.idempotent) {
+    key = ProducerStateTable::Key{inspection.producer_id, topic, partition.index};
+    const ProducerStateTable::Check check = producers_.check(*key, inspection.sequences);
+    switch (check.verdict) {
+      case ProducerStateTable::Verdict::kAppend:
+        break;
+      case ProducerStateTable::Verdict::kDuplicate:
+        slot->base_offset = check.base_offset;  // Kafka answers a retried batch NO_ERROR
+        return call->finish_one();
+      case ProducerStateTable::Verdict::kWaitDuplicate:
+        producers_.wait(*key, inspection.sequences,
+                        [call, slot](std::int16_t code, std::int64_t base_offset) {
+                          slot->error_code = code;
+                          slot->base_offset = base_offset;
+                          call->finish_one();
+                        });
+        return;
+      case ProducerStateTable::Verdict::kOutOfOrder:
+        slot->error_code = error::kOutOfOrderSequenceNumber;
+        return call->finish_one();
+      case ProducerStateTable::Verdict::kFencedEpoch:
+        slot->error_code = error::kInvalidProducerEpoch;
+        return call->finish_one();
+    }
+  }
+  const ProducerStateTable::Batch sequences = inspection.sequences;
+  engine_.append_async(topic, partition.index, std::move(*partition.records),
+                       [this, call, slot, key, sequences](Result<AppendResult> result) {
+                         auto shared = std::make_shared<Result<AppendResult>>(std::move(result));
+                         hooks_.post([this, call, slot, key, sequences, shared] {
+                           if (*shared) {
+                             slot->base_offset = (*shared)->first_offset;
+                             if (key) producers_.complete(*key, sequences, slot->base_offset);
+                           } else {
+                             slot->error_code = error_code_for(shared->error());
+                             if (key) producers_.abort(*key, sequences, slot->error_code);
+                           }
+                           call->finish_one();
+                         });
+                       });
+}
+
+// ---- Fetch -----------------------------------------------------------------------------------
+
+void Broker::fetch(const RequestHeader& header, FetchRequest request, std::int64_t now_ms,
+                   ReplyFn& reply) {
+  const std::int32_t wait_ms = std::clamp(request.max_wait_ms, 0, options_.max_wait_cap_ms);
+  std::optional<std::int64_t> park_until;
+  if (wait_ms > 0 && request.min_bytes > 0) park_until = now_ms + wait_ms;
+  run_fetch(header, std::move(request), std::move(reply), park_until);
+}
+
+namespace {
+
+std::size_t record_bytes(const FetchResponse& response, bool& errors) {
+  std::size_t total = 0;
+  for (const FetchResponse::Topic& t : response.responses) {
+    for (const FetchResponse::Partition& p : t.partitions) {
+      total += p.records.size();
+      errors = errors || p.error_code != error::kNone;
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+// Reads on a worker; back on the loop, answers, or parks the request until data arrives or
+// park_until_ms passes (a visibility event seen meanwhile makes it read again instead).
+void Broker::run_fetch(const RequestHeader& header, FetchRequest request, ReplyFn reply,
+                       std::optional<std::int64_t> park_until_ms) {
+  const std::uint64_t seen = visibility_events_;
+  auto shared = std::make_shared<FetchRequest>(std::move(request));
+  hooks_.run_blocking([this, header, shared, reply = std::move(reply), park_until_ms, seen] {
+    auto response = std::make_shared<FetchResponse>(read_partitions(*shared));
+    hooks_.post([this, header, shared, reply, park_until_ms, seen, response] {
+      bool errors = false;
+      const std::size_t bytes = record_bytes(*response, errors);
+      if (park_until_ms && !errors && bytes < static_cast<std::size_t>(shared->min_bytes)) {
+        if (visibility_events_ != seen) {
+          return run_fetch(header, std::move(*shared), reply, park_until_ms);
+        }
+        parked_.push_back({header, std::move(*shared), *park_until_ms, reply});
+        return;
+      }
+      reply({Reply::Kind::kFrame, make_response(header, *response), {}});
+    });
+  });
+}
+
+FetchResponse Broker::read_partitions(const FetchRequest& request) const {
+  FetchResponse response;
+  std::int64_t budget =
+      request.max_bytes > 0 ? request.max_bytes : std::numeric_limits<std::int32_t>::max();
+  bool first = true;  // KIP-74: the first partition with data gets its first batch whole
+  for (const FetchRequest::Topic& t : request.topics) {
+    FetchResponse::Topic& out_topic = response.responses.emplace_back();
+    out_topic.topic = t.topic;
+    for (const FetchRequest::Partition& p : t.partitions) {
+      FetchResponse::Partition& out = out_topic.partitions.emplace_back();
+      out.partition_index = p.partition;
+      out.aborted_transactions.emplace();
+      const std::int64_t limit =
+          first ? std::max(p.partition_max_bytes, 0)
+                : std::min<std::int64_t>(std::max(p.partition_max_bytes, 0), budget);
+      Result<FetchResult> r = !first && budget <= 0
+                                  ? fail(Errc::kTooLarge, "request max_bytes used up")
+                                  : engine_.fetch(t.topic, p.partition, p.fetch_offset,
+                                                  static_cast<std::uint32_t>(limit));
+      if (!r && r.error().code() != Errc::kTooLarge) out.error_code = error_code_for(r.error());
+      if (!r) {
+        if (auto range = engine_.offsets(t.topic, p.partition)) {
+          out.log_start_offset = range->first;
+          out.high_watermark = out.last_stable_offset = range->second;
+        }
+        continue;
+      }
+      out.high_watermark = out.last_stable_offset = r->high_watermark;  // LSO = HW
+      out.log_start_offset = r->log_start;
+      if (r->slice.length == 0 || (!first && r->slice.length > budget)) continue;
+      out.records.slice = std::move(r->slice);
+      budget -= out.records.slice.length;
+      first = false;
+    }
+  }
+  return response;
+}
+
+void Broker::on_visible(std::string_view topic, std::int32_t partition, std::int64_t /*now_ms*/) {
+  ++visibility_events_;
+  std::vector<Parked> woken;
+  std::erase_if(parked_, [&](Parked& p) {
+    for (const FetchRequest::Topic& t : p.request.topics) {
+      if (t.topic != topic) continue;
+      for (const FetchRequest::Partition& part : t.partitions) {
+        if (part.partition == partition) {
+          woken.push_back(std::move(p));
+          return true;
+        }
+      }
+    }
+    return false;
+  });
+  for (Parked& p : woken)
+    run_fetch(p.header, std::move(p.request), std::move(p.reply), {});
+}
+
+void Broker::tick(std::int64_t now_ms) {
+  coordinator_.tick(now_ms);
+  std::vector<Parked> due;
+  std::erase_if(parked_, [&](Parked& p) {
+    if (p.deadline_ms > now_ms) return false;
+    due.push_back(std::move(p));
+    return true;
+  });
+  for (Parked& p : due)
+    run_fetch(p.header, std::move(p.request), std::move(p.reply), {});
+}
+
+std::optional<std::int64_t> Broker::next_deadline_ms() const {
+  std::optional<std::int64_t> next = coordinator_.next_deadline_ms();
+  for (const Parked& p : parked_)
+    next = next ? std::min(*next, p.deadline_ms) : p.deadline_ms;
+  return next;
+}
+
+// ---- ListOffsets -----------------------------------------------------------------------------
+
+void Broker::list_offsets(const RequestHeader& header, ListOffsetsRequest request, ReplyFn& reply) {
+  blocking_reply(std::move(reply), [this, header, request = std::move(request)] {
+    ListOffsetsResponse response;
+    for (const ListOffsetsRequest::Topic& t : request.topics) {
+      ListOffsetsResponse::Topic& out = response.topics.emplace_back();
+      out.name = t.name;
+      for (const ListOffsetsRequest::Partition& p : t.partitions) {
+        out.partitions.push_back(list_offset(t.name, p, header.api_version));
+      }
+    }
+    return make_response(header, response);
+  });
+}
+
+ListOffsetsResponse::Partition Broker::list_offset(const std::string& topic,
+                                                   const ListOffsetsRequest::Partition& p,
+                                                   std::int16_t version) const {
+  ListOffsetsResponse::Partition out;
+  out.partition_index = p.partition_index;
+  Result<std::int64_t> offset = fail(Errc::kInternal, "unset");
+  if (p.timestamp == kEarliestTimestamp || p.timestamp == kLatestTimestamp) {
+    auto range = engine_.offsets(topic, p.partition_index);
+    if (range) {
+      offset = p.timestamp == kEarliestTimestamp ? range->first : range->second;
+    } else {
+      offset = fail(range.error());
+    }
+  } else {
+    offset = engine_.offset_for_timestamp(topic, p.partition_index, p.timestamp);
+  }
+  if (!offset) {
+    out.error_code = error_code_for(offset.error());
+    return out;
+  }
+  if (version == 0) {
+    out.old_style_offsets = {*offset};
+  } else {
+    out.offset = *offset;
+  }
+  return out;
+}
+
+}  // namespace ringlog::kafka
