@@ -1,0 +1,313 @@
+#include "tests/reliability/reliability_support.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/log.h"
+#include "io/socket.h"
+
+namespace ringlog::reliability {
+
+using namespace std::chrono_literals;
+
+// ---- TempDir ----------------------------------------------------------------------------------
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/ringlog-reliability-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+// ---- RawConnection ----------------------------------------------------------------------------
+
+RawConnection::RawConnection(const std::string& address) {
+  auto where = parse_address(address);
+  REQUIRE(where);
+  auto fd = connect_to(*where);
+  REQUIRE_MESSAGE(fd, (fd ? "" : fd.error().to_string()));
+  fd_ = fd->release();
+}
+
+RawConnection::RawConnection(RawConnection&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)) {}
+
+RawConnection::~RawConnection() {
+  close();
+}
+
+void RawConnection::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool RawConnection::send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+std::size_t RawConnection::send_nonblocking(std::string_view bytes) {
+  const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+const char* RawConnection::fill(int timeout_ms) {
+  pollfd pfd{fd_, POLLIN, 0};
+  if (::poll(&pfd, 1, timeout_ms) <= 0) return "<timeout>";
+  char chunk[65536];
+  const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+  if (n <= 0) return "<closed>";
+  buffer_.append(chunk, static_cast<std::size_t>(n));
+  return nullptr;
+}
+
+std::string RawConnection::line(int timeout_ms) {
+  for (;;) {
+    const std::size_t nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      std::string text = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      if (!text.empty() && text.back() == '\r') text.pop_back();
+      return text;
+    }
+    if (const char* status = fill(timeout_ms)) return status;
+  }
+}
+
+std::string RawConnection::bytes(std::size_t n, int timeout_ms) {
+  while (buffer_.size() < n) {
+    if (fill(timeout_ms) != nullptr) break;
+  }
+  std::string out = buffer_.substr(0, n);
+  buffer_.erase(0, out.size());
+  return out;
+}
+
+bool RawConnection::closed_by_server(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    buffer_.clear();
+    const char* status = fill(50);
+    if (status != nullptr && std::string_view(status) == "<closed>") return true;
+  }
+  return false;
+}
+
+// ---- InProcessServer --------------------------------------------------------------------------
+
+InProcessServer::InProcessServer(protocol::ServerOptions options, EngineOptions engine)
+    : options_(std::move(options)), engine_options_(std::move(engine)) {
+  set_log_level(LogLevel::kError);
+  options_.listen = "127.0.0.1:0";
+  engine_options_.data_dir = dir_.path() + "/data";
+  if (engine_options_.segment_bytes == EngineOptions{}.segment_bytes) {
+    engine_options_.segment_bytes = 1 << 20;
+  }
+  auto opened = Engine::open(engine_options_);
+  REQUIRE_MESSAGE(opened, (opened ? "" : opened.error().to_string()));
+  engine_ = std::move(*opened);
+  auto created = protocol::Server::create(*engine_, options_);
+  REQUIRE_MESSAGE(created, (created ? "" : created.error().to_string()));
+  server_ = std::move(*created);
+  address_ = server_->address();
+  loop_ = std::thread([this] {
+    Status status = server_->run();
+    if (!status) std::fprintf(stderr, "server run: %s\n", status.error().to_string().c_str());
+    finished_ = true;
+  });
+}
+
+InProcessServer::~InProcessServer() {
+  stop();
+}
+
+bool InProcessServer::running() const {
+  return !finished_.load();
+}
+
+void InProcessServer::stop() {
+  if (!server_) return;
+  server_->stop();
+  loop_.join();
+  server_.reset();
+  CHECK(engine_->close().has_value());
+  engine_.reset();
+}
+
+// ---- ServerSubprocess -------------------------------------------------------------------------
+
+std::string ringlog_binary() {
+  const char* binary = std::getenv("RINGLOG_BINARY");
+  REQUIRE_MESSAGE(binary != nullptr, "RINGLOG_BINARY is not set (ctest sets it)");
+  return binary;
+}
+
+ServerSubprocess::ServerSubprocess(const std::string& data_dir,
+                                   const std::vector<std::string>& extra_args) {
+  const std::string binary = ringlog_binary();
+  log_path_ = data_dir + ".serve.log";
+  ::unlink(log_path_.c_str());  // never read a previous server's address
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<std::string> args = {binary,     "serve",       "--data",      data_dir,
+                                     "--listen", "127.0.0.1:0", "--log-level", "warn"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    // Under ASan, freed memory sits in a 256 MiB quarantine and would count as the server's
+    // RSS: keep it small so the memory-bound tests measure the server, not the sanitizer.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    const std::string asan_options = std::string(asan ? asan : "") + ":quarantine_size_mb=8";
+    ::setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = log();
+    const auto at = text.find("listening on ");
+    const auto end = at == std::string::npos ? at : text.find_first_of(", \n", at + 13);
+    if (end != std::string::npos) {
+      address_ = text.substr(at + 13, end - at - 13);
+      return;
+    }
+    REQUIRE_MESSAGE(alive(), "ringlog serve exited during startup: " << text);
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("ringlog serve did not listen within 20 s: " << log());
+}
+
+ServerSubprocess::~ServerSubprocess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool ServerSubprocess::alive() const {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::uint64_t ServerSubprocess::rss_kib() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      std::uint64_t kib = 0;
+      in >> kib;
+      return kib;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+int ServerSubprocess::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string ServerSubprocess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::uint64_t raise_fd_limit(std::uint64_t wanted) {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = std::min<rlim_t>(wanted, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return limit.rlim_cur;
+}
+
+// ---- Ledger -----------------------------------------------------------------------------------
+
+Ledger::Ledger(std::string address, std::string topic)
+    : address_(std::move(address)), topic_(std::move(topic)) {}
+
+void Ledger::produce(int count) {
+  auto client = protocol::Client::connect({.address = address_, .io_timeout_ms = 10000});
+  REQUIRE(client);
+  for (int i = 0; i < count; ++i) {
+    const int n = next_++;
+    std::string value =
+        "ledger-" + std::to_string(n) + std::string(static_cast<std::size_t>(n % 97), 'v');
+    auto offset = (*client)->put(topic_, 0, bytes_of(value));
+    REQUIRE_MESSAGE(offset, (offset ? "" : offset.error().to_string()));
+    acked_.emplace(*offset, std::move(value));
+  }
+}
+
+void Ledger::check() const {
+  auto client = protocol::Client::connect({.address = address_, .io_timeout_ms = 10000});
+  REQUIRE(client);
+  std::map<std::int64_t, std::string> found;
+  std::int64_t next = 0;
+  const std::int64_t end = acked_.empty() ? 0 : acked_.rbegin()->first + 1;
+  while (next < end) {
+    auto reply = (*client)->fetch(topic_, 0, next, 1 << 20);
+    REQUIRE_MESSAGE(reply, (reply ? "" : reply.error().to_string()));
+    REQUIRE_MESSAGE(!reply->batches.empty(), "no data at offset " << next);
+    for (const BatchView& batch : reply->batches) {
+      for (const RecordView& r : batch.records()) {
+        if (r.offset < next) continue;
+        found.emplace(
+            r.offset,
+            r.value ? std::string(reinterpret_cast<const char*>(r.value->data()), r.value->size())
+                    : std::string());
+      }
+    }
+    next = reply->next_offset;
+  }
+  for (const auto& [offset, value] : acked_) {
+    auto it = found.find(offset);
+    REQUIRE_MESSAGE(it != found.end(), "acknowledged offset " << offset << " is missing");
+    CHECK_MESSAGE(it->second == value, "acknowledged offset " << offset << " changed");
+  }
+}
+
+bool server_answers(const std::string& address) {
+  auto client = protocol::Client::connect({.address = address, .io_timeout_ms = 5000});
+  return client && (*client)->ping().has_value();
+}
+
+}  // namespace ringlog::reliability

@@ -1,0 +1,146 @@
+// Support for the reliability suite (issue 7): servers to attack (in-process over an Engine, or
+// the real `ringlog serve` as a subprocess whose memory can be measured), raw connections that
+// send anything, and a Ledger of acknowledged messages that must survive every attack.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <ringlog/engine.h>
+
+#include "protocol/client.h"
+#include "protocol/server.h"
+
+namespace ringlog::reliability {
+
+inline std::span<const std::byte> bytes_of(std::string_view text) {
+  return std::as_bytes(std::span(text.data(), text.size()));
+}
+
+// A fresh directory under /tmp, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A raw TCP connection: sends any bytes, reads lines. Reads wait at most `timeout_ms`.
+class RawConnection {
+ public:
+  // Connects (the test fails if it cannot).
+  explicit RawConnection(const std::string& address);
+  ~RawConnection();
+  RawConnection(RawConnection&& other) noexcept;
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  // Sends every byte (blocking); false if the connection broke.
+  bool send(std::string_view bytes);
+  // Sends what the kernel takes without blocking; returns the byte count (0 when full).
+  std::size_t send_nonblocking(std::string_view bytes);
+  // The next line without its "\r\n"; "<closed>" at end of stream, "<timeout>" on timeout.
+  std::string line(int timeout_ms = 5000);
+  // Exactly n bytes, or fewer at end of stream / timeout.
+  std::string bytes(std::size_t n, int timeout_ms = 5000);
+  // True when the server closes the connection within the timeout (buffered data is dropped).
+  bool closed_by_server(int timeout_ms = 5000);
+  void close();
+  int fd() const { return fd_; }
+
+ private:
+  const char* fill(int timeout_ms);
+
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// An Engine and a Server in this process, on an ephemeral loopback port, over a temporary
+// directory. `env` (optional, borrowed) is the engine's file seam: a FaultInjectionEnv to fill
+// the disk. Small segments and no preallocation unless the options say otherwise.
+class InProcessServer {
+ public:
+  explicit InProcessServer(protocol::ServerOptions options = {}, EngineOptions engine = {});
+  ~InProcessServer();
+
+  const std::string& address() const { return address_; }
+  Engine& engine() { return *engine_; }
+  protocol::Server& server() { return *server_; }
+  const std::string& data_dir() const { return engine_options_.data_dir; }
+  // Is the event loop still running (run() has not returned)?
+  bool running() const;
+  void stop();
+
+ private:
+  TempDir dir_;
+  protocol::ServerOptions options_;
+  EngineOptions engine_options_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<protocol::Server> server_;
+  std::thread loop_;
+  std::atomic<bool> finished_{false};
+  std::string address_;
+};
+
+// `ringlog serve` (RINGLOG_BINARY) as a child process on an ephemeral port.
+class ServerSubprocess {
+ public:
+  ServerSubprocess(const std::string& data_dir, const std::vector<std::string>& extra_args = {});
+  ~ServerSubprocess();
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  bool alive() const;
+  // Resident set size now, from /proc/<pid>/status (VmRSS), in KiB.
+  std::uint64_t rss_kib() const;
+  // SIGTERM and wait; the exit code (128 + signal if killed).
+  int stop();
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_path_;
+  std::string address_;
+};
+
+// The `ringlog` binary under test (RINGLOG_BINARY); fails the test case when unset.
+std::string ringlog_binary();
+
+// Raises RLIMIT_NOFILE's soft limit to at least `wanted` (up to the hard limit); the new limit.
+std::uint64_t raise_fd_limit(std::uint64_t wanted);
+
+// Messages acknowledged by a well-behaved client, to check that an attack lost none of them.
+class Ledger {
+ public:
+  explicit Ledger(std::string address, std::string topic = "ledger");
+  // Puts `count` messages (one round trip each) and records each acknowledged offset.
+  void produce(int count);
+  // Fetches the topic from offset 0 and checks every acknowledged message is there, intact.
+  void check() const;
+  std::size_t size() const { return acked_.size(); }
+
+ private:
+  std::string address_;
+  std::string topic_;
+  std::map<std::int64_t, std::string> acked_;
+  int next_ = 0;
+};
+
+// One round trip on a new connection: the server answers `ping` with `pong`.
+bool server_answers(const std::string& address);
+
+}  // namespace ringlog::reliability
