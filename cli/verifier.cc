@@ -96,15 +96,24 @@ std::optional<std::uint64_t> first_nonzero(const std::string& path, std::uint64_
 // A batch that fails its CRC at the very end of the last segment, whose own last bytes and
 // everything after it are zeros, is a write cut short by a crash in preallocated space (the
 // prefix reached the disk, the rest stayed zeros). Recovery cuts it; it is not damage.
+// The kernel copies a write into the page cache a page at a time, so a kill cuts it at a page
+// boundary: then the batch is zero from its last page boundary to its end, which may be only a
+// few bytes. Otherwise its last kZeroEnd bytes must be zero.
 bool looks_torn(const std::string& path, std::span<const std::byte> bytes, std::uint64_t pos,
                 std::size_t batch_bytes) {
   constexpr std::size_t kZeroEnd = 16;
+  constexpr std::uint64_t kPageBytes = 4096;
   auto batch = bytes.subspan(pos, batch_bytes);
   if (batch.size() < kZeroEnd) return false;
-  auto end = batch.last(kZeroEnd);
-  if (std::any_of(end.begin(), end.end(), [](std::byte b) { return b != std::byte{0}; }))
-    return false;
-  return !first_nonzero(path, pos + batch_bytes, bytes.size());
+  auto all_zero = [](std::span<const std::byte> s) {
+    return std::all_of(s.begin(), s.end(), [](std::byte b) { return b == std::byte{0}; });
+  };
+  const std::uint64_t end_pos = pos + batch_bytes;
+  const std::uint64_t last_page = (end_pos - 1) / kPageBytes * kPageBytes;
+  const bool cut_at_page =
+      last_page > pos && all_zero(bytes.subspan(last_page, end_pos - last_page));
+  if (!cut_at_page && !all_zero(batch.last(kZeroEnd))) return false;
+  return !first_nonzero(path, end_pos, bytes.size());
 }
 
 class Verifier {
