@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
+#include "engine/file_util.h"
 #include "engine/names.h"
 #include "io/assert.h"
 #include "io/log.h"
@@ -12,6 +14,18 @@ namespace ringlog {
 namespace {
 std::string partition_name(const std::string& topic, std::int32_t id) {
   return topic + "/" + std::to_string(id);
+}
+
+// The whole file, or nullopt when it does not exist (an index that was never written or was
+// deleted: recovery rebuilds it).
+Result<std::optional<std::vector<std::byte>>> read_file_if_exists(Env& env,
+                                                                  const std::string& path) {
+  auto exists = env.exists(path);
+  if (!exists) return fail(exists.error());
+  if (!*exists) return std::optional<std::vector<std::byte>>();
+  auto bytes = read_whole_file(env, path);
+  if (!bytes) return fail(bytes.error());
+  return std::optional<std::vector<std::byte>>(std::move(*bytes));
 }
 }  // namespace
 
@@ -170,20 +184,13 @@ Status Partition::load_index(Segment& seg, std::uint64_t trusted_end,
                              std::int64_t trusted_next_offset) {
   // Offset index: keep the longest prefix of entries that increase and point inside the
   // trusted bytes; the scan that follows (if any) adds the rest.
-  auto bytes = env_.exists(seg.index_path());
-  if (!bytes) return fail(bytes.error());
   seg.index.clear();
   seg.time_index.clear();
-  if (*bytes) {
-    auto file = env_.open_file(seg.index_path(), OpenMode::kReadOnly);
-    if (!file) return fail(file.error());
-    auto size = (*file)->size();
-    if (!size) return fail(size.error());
-    std::vector<std::byte> raw(*size);
-    auto got = (*file)->read_at(FilePos(0), raw);
-    if (!got) return fail(got.error());
-    for (std::size_t at = 0; at + kIndexEntryBytes <= *got; at += kIndexEntryBytes) {
-      IndexEntry e = decode_index_entry(raw.data() + at);
+  auto index_bytes = read_file_if_exists(env_, seg.index_path());
+  if (!index_bytes) return fail(index_bytes.error());
+  if (const auto& raw = *index_bytes) {
+    for (std::size_t at = 0; at + kIndexEntryBytes <= raw->size(); at += kIndexEntryBytes) {
+      IndexEntry e = decode_index_entry(raw->data() + at);
       bool increasing =
           seg.index.empty() || (e.relative_offset > seg.index.back().relative_offset &&
                                 e.position > seg.index.back().position);
@@ -193,18 +200,11 @@ Status Partition::load_index(Segment& seg, std::uint64_t trusted_end,
       seg.index.push_back(e);
     }
   }
-  auto tbytes = env_.exists(seg.time_index_path());
-  if (!tbytes) return fail(tbytes.error());
-  if (*tbytes) {
-    auto file = env_.open_file(seg.time_index_path(), OpenMode::kReadOnly);
-    if (!file) return fail(file.error());
-    auto size = (*file)->size();
-    if (!size) return fail(size.error());
-    std::vector<std::byte> raw(*size);
-    auto got = (*file)->read_at(FilePos(0), raw);
-    if (!got) return fail(got.error());
-    for (std::size_t at = 0; at + kTimeIndexEntryBytes <= *got; at += kTimeIndexEntryBytes) {
-      TimeIndexEntry e = decode_time_index_entry(raw.data() + at);
+  auto time_bytes = read_file_if_exists(env_, seg.time_index_path());
+  if (!time_bytes) return fail(time_bytes.error());
+  if (const auto& raw = *time_bytes) {
+    for (std::size_t at = 0; at + kTimeIndexEntryBytes <= raw->size(); at += kTimeIndexEntryBytes) {
+      TimeIndexEntry e = decode_time_index_entry(raw->data() + at);
       bool increasing =
           seg.time_index.empty() || (e.timestamp_ms > seg.time_index.back().timestamp_ms &&
                                      e.relative_offset >= seg.time_index.back().relative_offset);
