@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 
 #include <ringlog/engine.h>
@@ -30,67 +31,79 @@ class EmbeddedProducer final : public ProducerSession {
       : engine_(engine),
         topic_(std::move(topic)),
         in_flight_(std::max<std::size_t>(in_flight, 1)),
-        meter_(meter) {}
+        state_(std::make_shared<State>(meter)) {}
   ~EmbeddedProducer() override { (void)drain(); }
 
   Status send(std::int32_t partition, std::span<const std::byte> batch, std::int32_t records,
               std::uint64_t payload_bytes, Clock::time_point first_added) override {
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return outstanding_ < in_flight_; });
-      if (error_) return std::unexpected(*error_);
-      ++outstanding_;
+      std::unique_lock lock(state_->mu);
+      state_->cv.wait(lock, [&] { return state_->outstanding < in_flight_; });
+      if (state_->error) return std::unexpected(*state_->error);
+      ++state_->outstanding;
     }
     std::vector<std::byte> bytes(batch.begin(), batch.end());
     engine_.append_async(topic_, partition, std::move(bytes),
-                         [this, records, payload_bytes, first_added](Result<AppendResult> r) {
-                           acknowledged(r, records, payload_bytes, first_added);
+                         [state = state_, records, payload_bytes, first_added](
+                             Result<AppendResult> r) {
+                           state->acknowledged(r, records, payload_bytes, first_added);
                          });
     return {};
   }
 
   Result<bool> wait_one() override {
-    std::unique_lock lock(mu_);
-    if (outstanding_ == 0) return false;
-    const std::uint64_t seen = acks_;
-    cv_.wait(lock, [&] { return acks_ != seen; });
-    if (error_) return std::unexpected(*error_);
+    std::unique_lock lock(state_->mu);
+    if (state_->outstanding == 0) return false;
+    const std::uint64_t seen = state_->acks;
+    state_->cv.wait(lock, [&] { return state_->acks != seen; });
+    if (state_->error) return std::unexpected(*state_->error);
     return true;
   }
 
   Status drain() override {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return outstanding_ == 0; });
-    if (error_) return std::unexpected(*error_);
+    std::unique_lock lock(state_->mu);
+    state_->cv.wait(lock, [&] { return state_->outstanding == 0; });
+    if (state_->error) return std::unexpected(*state_->error);
     return {};
   }
 
  private:
-  // On the engine's writer thread: cheap, never blocks for long.
-  void acknowledged(const Result<AppendResult>& result, std::int32_t records,
-                    std::uint64_t payload_bytes, Clock::time_point first_added) {
-    if (result) {
-      meter_.add(static_cast<std::uint64_t>(records), payload_bytes,
-                 nanos_between(first_added, Clock::now()));
-    } else {
-      meter_.add_error();
+  // Shared with the append callbacks, so that a callback may notify after unlocking (the
+  // producer thread, woken, does not then block on the mutex the callback still holds) even if
+  // the session is destroyed meanwhile.
+  struct State {
+    explicit State(Meter& m) : meter(m) {}
+
+    // On the engine's writer thread: cheap, never blocks for long.
+    void acknowledged(const Result<AppendResult>& result, std::int32_t records,
+                      std::uint64_t payload_bytes, Clock::time_point first_added) {
+      if (result) {
+        meter.add(static_cast<std::uint64_t>(records), payload_bytes,
+                  nanos_between(first_added, Clock::now()));
+      } else {
+        meter.add_error();
+      }
+      {
+        std::lock_guard lock(mu);
+        if (!result && !error) error = result.error();
+        --outstanding;
+        ++acks;
+      }
+      cv.notify_one();  // only the producer's own thread waits
     }
-    std::lock_guard lock(mu_);
-    if (!result && !error_) error_ = result.error();
-    --outstanding_;
-    ++acks_;
-    cv_.notify_all();
-  }
+
+    Meter& meter;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t outstanding = 0;
+    std::uint64_t acks = 0;
+    std::optional<Error> error;
+  };
 
   Engine& engine_;
   std::string topic_;
   std::size_t in_flight_;
-  Meter& meter_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::size_t outstanding_ = 0;
-  std::uint64_t acks_ = 0;
-  std::optional<Error> error_;
+  std::shared_ptr<State> state_;
 };
 
 class EmbeddedConsumer final : public ConsumerSession {
