@@ -20,6 +20,10 @@ struct RecoveryPoint {
   std::int64_t segment_base = 0;       // the segment in which `offset` starts (or would start)
   std::uint64_t position = 0;          // byte position of `offset` in that segment
   std::int64_t max_timestamp_ms = -1;  // of that segment's batches below `position`
+  // The partition was found corrupt. Its point is then only the durable floor recovery found it
+  // with: the next recovery trusts nothing, scans every segment, cuts nothing and reports the
+  // partition corrupt again (until the operator removes the checkpoint).
+  bool damaged = false;
 
   bool operator==(const RecoveryPoint&) const = default;
 };

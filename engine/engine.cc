@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <thread>
+#include <utility>
 
 #include "engine/file_util.h"
 #include "engine/names.h"
@@ -58,6 +60,11 @@ Status EngineImpl::validate_options() const {
     return bad("interval durability needs interval_ms > 0");
   if (options_.index_interval_bytes == 0) return bad("index_interval_bytes must be > 0");
   if (options_.checkpoint_interval_ms == 0) return bad("checkpoint_interval_ms must be > 0");
+  if (options_.max_pending_bytes == 0) return bad("max_pending_bytes must be > 0");
+  if (const auto& c = options_.auto_create_topic_config) {
+    if (c->partitions < 1 || c->partitions > 10000)
+      return bad("auto_create_topic_config: partitions must be in [1, 10000]");
+  }
   return {};
 }
 
@@ -70,6 +77,7 @@ PartitionConfig EngineImpl::effective_config(const TopicConfig& config) const {
   out.preallocation = options_.preallocation;
   out.index_interval_bytes = options_.index_interval_bytes;
   out.max_batch_bytes = std::max<std::size_t>(options_.max_batch_bytes, kDefaultMaxBatchBytes);
+  out.damage_look_ahead_bytes = options_.max_batch_bytes;
   return out;
 }
 
@@ -125,6 +133,7 @@ Status EngineImpl::start() {
   if (!offsets) return fail(offsets.error());
   group_offsets_ = std::move(*offsets);
   recovery_ms_ = monotonic_ms() - started;
+  syncer_.start();
   writer_ = std::thread([this] { writer_loop(); });
   maintenance_ = std::thread([this] { maintenance_loop(); });
   started_ = true;
@@ -345,6 +354,7 @@ Result<std::shared_ptr<Partition>> EngineImpl::partition_for_append(std::string_
   if (find_topic(topic)) return p;  // the topic exists, the partition does not
   TopicConfig config;
   config.partitions = options_.default_partitions;
+  if (options_.auto_create_topic_config) config = *options_.auto_create_topic_config;
   auto created = create_topic(topic, config);
   if (!created && created.error().code() != Errc::kAlreadyExists) return fail(created.error());
   return find_partition(topic, partition);
@@ -390,6 +400,12 @@ Status EngineImpl::validate_append(std::span<std::byte> bytes, AppendRequest& re
 
 void EngineImpl::append_async(std::string_view topic, std::int32_t partition,
                               std::vector<std::byte> batches, AppendCallback done) {
+  submit_append(topic, partition, std::move(batches), std::move(done), false);
+}
+
+void EngineImpl::submit_append(std::string_view topic, std::int32_t partition,
+                               std::vector<std::byte> batches, AppendCallback done,
+                               bool wait_for_room) {
   auto reject = [&](const Error& e) {
     counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
     done(fail(e));
@@ -409,25 +425,44 @@ void EngineImpl::append_async(std::string_view topic, std::int32_t partition,
   req.partition = std::move(*p);
   req.append.bytes = std::move(batches);
   req.append.done = std::move(done);
-  {
-    std::lock_guard lock(queue_mu_);
-    if (stopping_) {
-      auto cb = std::move(req.append.done);
-      counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
-      cb(fail(Errc::kClosed, "engine is closed"));
-      return;
-    }
+  queue_append(std::move(req), wait_for_room);
+}
+
+void EngineImpl::queue_append(Request req, bool wait_for_room) {
+  const std::uint64_t size = req.append.bytes.size();
+  std::unique_lock lock(queue_mu_);
+  auto room = [&] {
+    std::uint64_t pending = pending_bytes_.load(std::memory_order_relaxed);
+    return pending == 0 || pending + size <= options_.max_pending_bytes;  // one always fits
+  };
+  if (wait_for_room) room_cv_.wait(lock, [&] { return stopping_ || room(); });
+  if (!stopping_ && room()) {
+    pending_bytes_.store(pending_bytes_.load(std::memory_order_relaxed) + size,
+                         std::memory_order_relaxed);
     queue_.push_back(std::move(req));
+    lock.unlock();
+    queue_cv_.notify_one();
+    return;
   }
-  queue_cv_.notify_one();
+  Error refusal(Errc::kClosed, "engine is closed");
+  if (!stopping_) {
+    counters_.append_busy.fetch_add(1, std::memory_order_relaxed);
+    refusal = Error(Errc::kBusy, "append refused: " + std::to_string(pending_bytes_.load()) +
+                                     " bytes of appends are pending (max_pending_bytes " +
+                                     std::to_string(options_.max_pending_bytes) +
+                                     "); retry once earlier appends have completed");
+  }
+  lock.unlock();
+  counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
+  req.append.done(fail(std::move(refusal)));
 }
 
 Result<AppendResult> EngineImpl::append(std::string_view topic, std::int32_t partition,
                                         std::vector<std::byte> batches) {
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
-  append_async(topic, partition, std::move(batches),
-               [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
+  submit_append(topic, partition, std::move(batches),
+                [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); }, true);
   return future.get();
 }
 
@@ -489,8 +524,15 @@ Result<std::pair<std::int64_t, std::int64_t>> EngineImpl::offsets(std::string_vi
 }
 
 void EngineImpl::set_visibility_listener(VisibilityListener listener) {
-  std::lock_guard lock(listener_mu_);
-  listener_ = listener ? std::make_shared<VisibilityListener>(std::move(listener)) : nullptr;
+  RINGLOG_ASSERT(listener_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id());
+  auto next = listener ? std::make_shared<VisibilityListener>(std::move(listener)) : nullptr;
+  std::shared_ptr<VisibilityListener> old;
+  {
+    std::lock_guard call(listener_call_mu_);  // waits for a call in progress to return
+    std::lock_guard lock(listener_mu_);
+    old = std::exchange(listener_, std::move(next));
+  }
+  // `old` is destroyed here, outside the locks: its captures may be heavy.
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,6 +556,12 @@ Result<std::optional<CommittedOffset>> EngineImpl::committed_offset(std::string_
   if (auto problem = group_name_problem(group); !problem.empty())
     return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
   return group_offsets_->get(group, topic, partition);
+}
+
+Result<std::vector<GroupOffset>> EngineImpl::list_group_offsets(std::string_view group) const {
+  if (auto problem = group_name_problem(group); !problem.empty())
+    return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
+  return group_offsets_->list(group);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,6 +655,9 @@ Result<EngineStats> EngineImpl::stats() const {
   s.fetches = load(counters_.fetches);
   s.segments_deleted = load(counters_.segments_deleted);
   s.checkpoints = load(counters_.checkpoints);
+  s.append_busy = load(counters_.append_busy);
+  s.pending_bytes = pending_bytes_.load(std::memory_order_relaxed);
+  s.max_pending_bytes = options_.max_pending_bytes;
   {
     std::shared_lock lock(topics_mu_);
     s.topics = topics_.size();
@@ -631,7 +682,9 @@ void EngineImpl::stop_threads(bool crash) {
     crash_ = crash;
   }
   queue_cv_.notify_all();
+  room_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  syncer_.stop(!crash);  // after the writer: it syncs what the writer's last cycles wrote
   {
     std::lock_guard lock(maintenance_mu_);
     maintenance_stop_ = true;

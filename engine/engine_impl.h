@@ -4,10 +4,16 @@
 // Threads:
 //   - callers: validate appends on their own thread and queue them; read without the writer;
 //   - the writer (writer.cc): takes everything queued, one write per dirty partition through
-//     Env::submit_writes (with a linked fdatasync where the durability mode asks for one),
-//     publishes, then calls the listener and the callbacks. Appends that arrive meanwhile
-//     wait for the next cycle: that is the group commit;
+//     Env::submit_writes (with a linked fdatasync for `always`), publishes, then calls the
+//     listener and the callbacks. Appends that arrive meanwhile wait for the next cycle: that is
+//     the group commit;
+//   - the syncer (syncer.h): fdatasyncs `interval` partitions when due, and everything for
+//     sync() and close, off the writer thread;
 //   - maintenance: prepares next segments, rewrites the recovery checkpoint, enforces retention.
+//
+// Backpressure: `pending_bytes_` counts the bytes of appends queued or in the writer's hands
+// (guarded by queue_mu_, atomic for stats); it rises when an append is queued and falls after
+// its callback ran. append_async refuses with kBusy beyond max_pending_bytes, append waits.
 #pragma once
 
 #include <atomic>
@@ -25,6 +31,7 @@
 #include "engine/checkpoint.h"
 #include "engine/group_offsets.h"
 #include "engine/partition.h"
+#include "engine/syncer.h"
 #include "io/env.h"
 
 namespace ringlog {
@@ -65,6 +72,7 @@ class EngineImpl final : public Engine {
   Result<std::optional<CommittedOffset>> committed_offset(std::string_view group,
                                                           std::string_view topic,
                                                           std::int32_t partition) const override;
+  Result<std::vector<GroupOffset>> list_group_offsets(std::string_view group) const override;
   Status enforce_retention() override;
   Status sync() override;
   Result<EngineStats> stats() const override;
@@ -91,6 +99,13 @@ class EngineImpl final : public Engine {
   Result<std::shared_ptr<Partition>> partition_for_append(std::string_view topic,
                                                           std::int32_t partition);
   Status validate_append(std::span<std::byte> bytes, AppendRequest& req) const;
+  // append_async and append: validate, then queue (waiting for room when `wait_for_room`,
+  // otherwise refusing with kBusy beyond max_pending_bytes).
+  void submit_append(std::string_view topic, std::int32_t partition,
+                     std::vector<std::byte> batches, AppendCallback done, bool wait_for_room);
+  // Queues a validated request under the pending-bytes bound, or completes it with kBusy /
+  // kClosed.
+  void queue_append(Request req, bool wait_for_room);
   std::vector<std::shared_ptr<Partition>> all_partitions() const;
   Status write_checkpoint(bool force);
   void stop_threads(bool crash);
@@ -99,10 +114,11 @@ class EngineImpl final : public Engine {
   void writer_loop();
   void run_cycle(std::vector<Request>& batch);
   void plan_partition(Partition& p, std::vector<iovec>& iovs);
-  void complete_partition(Partition& p, const Status& result, bool synced);
-  void sync_partitions(bool only_due, std::uint64_t now_ms);
+  void complete_partition(const std::shared_ptr<Partition>& partition, const Status& result,
+                          bool synced);
+  void pass_sync_waiters();
+  void deliver_completions();
   void fail_pending(Partition& p, const Error& error);
-  std::uint64_t next_interval_deadline_ms() const;
 
   // maintenance
   void maintenance_loop();
@@ -124,14 +140,16 @@ class EngineImpl final : public Engine {
   // Writer queue.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
+  std::condition_variable room_cv_;  // pending_bytes_ fell (or stopping_)
   std::vector<Request> queue_;
+  std::atomic<std::uint64_t> pending_bytes_{0};
   bool stopping_ = false;
   bool crash_ = false;
   std::thread writer_;
   // Writer-thread only.
-  std::vector<std::shared_ptr<Partition>> dirty_;     // with pending appends
-  std::vector<std::shared_ptr<Partition>> unsynced_;  // written, not synced
+  std::vector<std::shared_ptr<Partition>> dirty_;  // with pending appends
   std::vector<Request> sync_waiters_;
+  std::uint64_t cycle_released_bytes_ = 0;  // of the requests completed this cycle
   std::vector<WriteOp> ops_;
   std::vector<iovec> iovs_;
   std::vector<std::pair<Engine::AppendCallback, Result<AppendResult>>> completions_;
@@ -144,8 +162,12 @@ class EngineImpl final : public Engine {
   bool maintenance_stop_ = false;
   std::thread maintenance_;
 
-  std::mutex listener_mu_;
+  std::mutex listener_mu_;  // guards listener_
   std::shared_ptr<VisibilityListener> listener_;
+  // Held by the writer while it calls the listener, so that set_visibility_listener can wait
+  // for a call in progress. Taken before listener_mu_.
+  std::mutex listener_call_mu_;
+  std::atomic<std::thread::id> listener_thread_{};  // the thread inside the listener, if any
 
   bool closed_ = false;
   bool started_ = false;  // recovery finished and the threads run: close() checkpoints
@@ -154,9 +176,10 @@ class EngineImpl final : public Engine {
   struct Counters {
     std::atomic<std::uint64_t> append_requests{0}, append_batches{0}, append_records{0},
         append_bytes{0}, append_errors{0}, write_cycles{0}, writes{0}, syncs{0}, rolls{0},
-        prepared_rolls{0}, fetches{0}, segments_deleted{0}, checkpoints{0};
+        prepared_rolls{0}, fetches{0}, segments_deleted{0}, checkpoints{0}, append_busy{0};
   };
   mutable Counters counters_;
+  Syncer syncer_{counters_.syncs};
   RecoveryStats recovery_stats_;
   std::uint64_t recovery_ms_ = 0;
   bool recovered_clean_ = false;

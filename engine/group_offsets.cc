@@ -128,6 +128,16 @@ std::optional<CommittedOffset> GroupOffsets::get(std::string_view group, std::st
   return it->second;
 }
 
+std::vector<GroupOffset> GroupOffsets::list(std::string_view group) const {
+  std::vector<GroupOffset> out;
+  std::lock_guard lock(mu_);
+  for (auto it = offsets_.lower_bound({std::string(group), std::string(), INT32_MIN});
+       it != offsets_.end() && std::get<0>(it->first) == group; ++it)
+    out.push_back({std::get<1>(it->first), std::get<2>(it->first), it->second.offset,
+                   it->second.metadata});
+  return out;
+}
+
 std::size_t GroupOffsets::size() const {
   std::lock_guard lock(mu_);
   return offsets_.size();

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <ringlog/engine.h>
 
@@ -32,6 +33,8 @@ class GroupOffsets {
                 std::int64_t offset, std::string_view metadata);
   std::optional<CommittedOffset> get(std::string_view group, std::string_view topic,
                                      std::int32_t partition) const;
+  // Every committed offset of `group`, sorted by (topic, partition).
+  std::vector<GroupOffset> list(std::string_view group) const;
   std::size_t size() const;
 
  private:

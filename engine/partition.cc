@@ -152,7 +152,7 @@ Status Partition::create() {
   if (auto s = env_.sync_dir(dir_); !s) return s;
   active_ = std::make_shared<Segment>(0, dir_, std::move(*file));
   segments_ = {active_};
-  durable_point_ = {0, 0, 0, -1};
+  durable_point_ = {0, 0, 0, -1, false};
   writer_.next_offset = 0;
   return {};
 }
@@ -275,24 +275,72 @@ bool Partition::index_matches(Segment& seg) {
   return h.magic == kMagicV2 && h.base_offset == seg.base_offset + seg.index.back().relative_offset;
 }
 
+Status Partition::load_trusted_segment(Segment& seg, std::uint64_t file_size,
+                                       std::int64_t next_base, RecoveryStats& stats) {
+  seg.next_offset = next_base;
+  if (auto s = load_index(seg, file_size, next_base); !s) return s;
+  bool usable = !seg.index.empty() || file_size <= config_.index_interval_bytes;
+  if (!usable || seg.time_index.empty() || !index_matches(seg))
+    return rebuild_index(seg, file_size, stats);
+  seg.end_pos = file_size;
+  seg.max_timestamp_ms = seg.time_index.back().timestamp_ms;
+  seg.sealed = true;
+  return {};
+}
+
+// Where the scan of the active segment stopped, decides between a torn tail (cut it) and damage
+// (report it, cut nothing). `durable_pos`: the checkpoint's durable position in this segment.
+Status Partition::finish_active_segment(Segment& seg, std::uint64_t file_size,
+                                        std::uint64_t durable_pos, const ScanResult& scan,
+                                        RecoveryStats& stats) {
+  auto what = [&] {
+    return "segment " + seg.log_path() + ": invalid batch at byte " + std::to_string(seg.end_pos) +
+           " (" + std::string(scan.offset_gap ? "offset gap" : parse_status_name(scan.stop)) + ")";
+  };
+  if (seg.end_pos < durable_pos) {
+    mark_corrupt(what() + ", below the durable point at byte " + std::to_string(durable_pos) +
+                 " recorded by the recovery checkpoint");
+    return {};
+  }
+  // The end of the data in a preallocated segment is zeros (or the end of the file): nothing to
+  // look past. Anything else (a bad CRC, magic or length, an offset gap) may be a torn write or
+  // damage: a whole valid batch further on tells damage.
+  bool clean_end = scan.stop == ParseStatus::kEndOfData || scan.stop == ParseStatus::kZeroFilled;
+  if (!clean_end || scan.offset_gap) {
+    std::uint64_t read = 0;
+    auto next = find_valid_batch_after(*seg.file, seg.end_pos, file_size, seg.next_offset,
+                                       config_.damage_look_ahead_bytes, config_.max_batch_bytes,
+                                       &read);
+    stats.scanned_bytes += read;
+    if (!next) return fail(next.error());
+    if (*next) {
+      mark_corrupt(what() + ", followed by a valid batch at byte " +
+                   std::to_string((*next)->position) + " (offset " +
+                   std::to_string((*next)->base_offset) + ")");
+      return {};
+    }
+  }
+  // A partition the checkpoint recorded as damaged keeps every byte (recover() reports it).
+  if (recovered_point_ && recovered_point_->damaged) return {};
+  return truncate_torn_tail(seg, file_size, stats);
+}
+
 Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool last,
                                   std::int64_t next_base, const RecoveryPoint* point,
                                   bool clean_shutdown, RecoveryStats& stats) {
   bool before_point = point && seg.base_offset < point->segment_base;
   bool at_point = point && seg.base_offset == point->segment_base;
-  if (before_point && !last) {
-    // Sealed and below the checkpoint: trusted. Its end is its (trimmed, synced) size.
-    seg.next_offset = next_base;
-    if (auto s = load_index(seg, file_size, next_base); !s) return s;
-    bool usable = !seg.index.empty() || file_size <= config_.index_interval_bytes;
-    if (!usable || seg.time_index.empty() || !index_matches(seg))
-      return rebuild_index(seg, file_size, stats);
-    seg.end_pos = file_size;
-    seg.max_timestamp_ms = seg.time_index.back().timestamp_ms;
-    seg.sealed = true;
-    return {};
-  }
-  if (at_point) {
+  // Sealed and below the checkpoint: trusted. Its end is its (trimmed, synced) size.
+  bool trusted = point && !point->damaged;
+  if (trusted && before_point && !last)
+    return load_trusted_segment(seg, file_size, next_base, stats);
+  // Below the checkpoint's durable point nothing may be cut. As for sealed segments, the bytes
+  // below it are trusted without being read (restart time follows the tail written since the
+  // checkpoint, not the segment size); damage there is never cut: readers see it as a bad CRC
+  // and `ringlog verify` reports it. From the point on, the scan tells a torn tail from damage.
+  std::uint64_t durable_pos = at_point ? point->position : 0;
+  bool trust_to_point = trusted && at_point && point->position <= file_size;
+  if (trust_to_point) {
     if (auto s = load_index(seg, point->position + 1, point->offset); !s) return s;
     seg.end_pos = point->position;
     seg.next_offset = point->offset;
@@ -306,12 +354,15 @@ Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool la
   auto scan = scan_segment(seg, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
   if (!scan) return fail(scan.error());
   stats.scanned_bytes += scan->bytes_scanned;
-  if (last) return truncate_torn_tail(seg, file_size, stats);
-  if (!scan->clean() || seg.end_pos != file_size)
+  if (last) return finish_active_segment(seg, file_size, durable_pos, *scan, stats);
+  if (!scan->clean() || seg.end_pos != file_size || seg.end_pos < durable_pos)
     mark_corrupt("segment " + seg.log_path() + ": invalid batch at byte " +
                  std::to_string(seg.end_pos) + " (" +
                  std::string(scan->offset_gap ? "offset gap" : parse_status_name(scan->stop)) +
-                 ") inside a sealed segment");
+                 ") inside a sealed segment" +
+                 (seg.end_pos < durable_pos ? " that the recovery checkpoint recorded up to byte " +
+                                                  std::to_string(durable_pos)
+                                            : std::string()));
   seg.sealed = true;
   return {};
 }
@@ -323,6 +374,8 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
   if (point && (point->segment_base < bases.front() ||
                 !std::binary_search(bases.begin(), bases.end(), point->segment_base)))
     point = nullptr;  // the checkpoint does not describe these files: scan everything
+  if (point) recovered_point_ = *point;
+  if (point && point->damaged) clean_shutdown = false;  // trust nothing below it: scan it all
   for (std::size_t i = 0; i < bases.size() && !corruption_; ++i) {
     std::string path = join_path(dir_, segment_file_name(bases[i], kLogSuffix));
     auto file = env_.open_file(path, OpenMode::kReadWrite);
@@ -336,9 +389,6 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
                    std::to_string(segments_.back()->next_offset));
       break;
     }
-    if (point && seg->base_offset == point->segment_base && point->position > *size) {
-      point = nullptr;  // a checkpoint that does not match the file: scan instead
-    }
     bool last = i + 1 == bases.size();
     std::int64_t next_base = last ? INT64_MAX : bases[i + 1];
     RINGLOG_DEBUG("partition %s: recovering segment %lld (%llu bytes)%s",
@@ -348,6 +398,9 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
       return s;
     segments_.push_back(seg);
   }
+  if (point && point->damaged)
+    mark_corrupt("recorded as damaged by an earlier recovery (the recovery checkpoint says so; "
+                 "remove it once the segments are repaired)");
   active_ = segments_.back();
   RINGLOG_DEBUG("partition %s: recovered, active segment %lld, end %lld at byte %llu",
                 partition_name(topic_, id_).c_str(), static_cast<long long>(active_->base_offset),
@@ -356,7 +409,8 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
   if (active_->sealed) active_->sealed = false;  // only reachable when corrupt
   log_start_ = segments_.front()->base_offset;
   log_end_ = high_watermark_ = durable_ = active_->next_offset;
-  durable_point_ = {log_end_, active_->base_offset, active_->end_pos, active_->max_timestamp_ms};
+  durable_point_ = {log_end_, active_->base_offset, active_->end_pos, active_->max_timestamp_ms,
+                    false};
   writer_.next_offset = log_end_;
   check_offsets();
   return {};
@@ -551,8 +605,13 @@ Status Partition::persist_indexes() {
 
 std::optional<RecoveryPoint> Partition::recovery_point() const {
   std::shared_lock lock(mu_);
-  if (corruption_ || deleted_) return std::nullopt;
-  return durable_point_;
+  if (deleted_) return std::nullopt;
+  if (!corruption_) return durable_point_;
+  // Keep the durable floor the damage was found with, so that no later recovery (clean or not)
+  // trusts or cuts the damaged bytes.
+  RecoveryPoint point = recovered_point_.value_or(durable_point_);
+  point.damaged = true;
+  return point;
 }
 
 void Partition::mark_deleted() {
@@ -600,11 +659,10 @@ Result<bool> Partition::roll() {
     old.note_sealed();
     segments_.push_back(seg);
     durable_ = log_end_;
-    durable_point_ = {log_end_, base, 0, -1};
+    durable_point_ = {log_end_, base, 0, -1, false};
     check_offsets();
   }
   active_ = std::move(seg);
-  writer_.unsynced = false;
   {
     std::lock_guard lock(prepare_mu_);
     prepare_wanted_ = false;
@@ -633,7 +691,7 @@ void Partition::publish_write(bool synced) {
   log_end_ = high_watermark_ = seg.next_offset;
   if (synced) {
     durable_ = log_end_;
-    durable_point_ = {log_end_, seg.base_offset, seg.end_pos, seg.max_timestamp_ms};
+    durable_point_ = {log_end_, seg.base_offset, seg.end_pos, seg.max_timestamp_ms, false};
   }
   check_offsets();
   if (seg.end_pos >= config_.segment_bytes / 2) {
@@ -642,12 +700,23 @@ void Partition::publish_write(bool synced) {
   }
 }
 
-void Partition::publish_synced() {
-  Segment& seg = *active_;
+Result<bool> Partition::sync_published() {
+  std::shared_ptr<Segment> seg;
+  RecoveryPoint point;
+  {
+    std::shared_lock lock(mu_);
+    if (deleted_ || corruption_ || log_end_ <= durable_) return false;
+    seg = segments_.back();
+    point = {log_end_, seg->base_offset, seg->end_pos, seg->max_timestamp_ms, false};
+  }
+  if (auto s = seg->file->sync(); !s) return fail(s.error());
   std::unique_lock lock(mu_);
-  durable_ = log_end_;
-  durable_point_ = {log_end_, seg.base_offset, seg.end_pos, seg.max_timestamp_ms};
-  check_offsets();
+  if (point.offset > durable_) {  // a roll meanwhile may have made more durable already
+    durable_ = point.offset;
+    durable_point_ = point;
+    check_offsets();
+  }
+  return true;
 }
 
 void Partition::repair_failed_write() {

@@ -37,6 +37,9 @@ struct PartitionConfig {
   Preallocation preallocation = Preallocation::kFallocate;
   std::uint32_t index_interval_bytes = 4096;
   std::size_t max_batch_bytes = 0;  // for scans
+  // How far recovery looks past damage in the active segment for a valid batch (the largest
+  // batch the engine accepts: the next batch starts within it).
+  std::uint64_t damage_look_ahead_bytes = 0;
 };
 
 struct RecoveryStats {
@@ -83,7 +86,8 @@ class Partition {
   Result<std::size_t> enforce_retention(std::int64_t now_ms);
   // Writes the index entries not yet on disk and syncs them.
   Status persist_indexes();
-  // The durable point to record in a checkpoint; nullopt for a corrupt partition.
+  // The durable point to record in a checkpoint (for a corrupt partition: the point recovery
+  // found the damage with, flagged `damaged`); nullopt for a deleted one.
   std::optional<RecoveryPoint> recovery_point() const;
   // Prepares the next segment file (`@next.log`) if asked for and not there yet.
   Status prepare_next_segment();
@@ -95,9 +99,7 @@ class Partition {
   // --- Writer thread only.
   struct WriterState {
     std::deque<AppendRequest> pending;
-    bool queued = false;    // in the writer's list of partitions with pending appends
-    bool unsynced = false;  // written but not yet covered by an fdatasync
-    std::uint64_t last_sync_ms = 0;
+    bool queued = false;  // in the writer's list of partitions with pending appends
     std::size_t taken = 0;        // requests in the current cycle's write
     std::uint64_t write_pos = 0;  // where the current cycle's write starts
     std::uint64_t write_bytes = 0;
@@ -113,8 +115,9 @@ class Partition {
   // After a completed write of `writer().taken` requests: indexes them and publishes the new
   // log end and high watermark (and durable, when `synced`).
   void publish_write(bool synced);
-  // After an fdatasync of the active segment that covered everything written.
-  void publish_synced();
+  // --- Syncer thread (syncer.h): fdatasyncs the active segment and then advances `durable` to
+  // what was published when the sync started. Returns whether a sync was needed and made.
+  Result<bool> sync_published();
   // After a failed write or sync of the current cycle: cuts whatever part of it reached the
   // file (so that it can never be recovered as if it had been acknowledged).
   void repair_failed_write();
@@ -124,6 +127,10 @@ class Partition {
   Status load_segments(std::vector<std::int64_t>& bases);
   Status recover_segment(Segment& seg, std::uint64_t file_size, bool last, std::int64_t next_base,
                          const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats);
+  Status load_trusted_segment(Segment& seg, std::uint64_t file_size, std::int64_t next_base,
+                              RecoveryStats& stats);
+  Status finish_active_segment(Segment& seg, std::uint64_t file_size, std::uint64_t durable_pos,
+                               const ScanResult& scan, RecoveryStats& stats);
   Status load_index(Segment& seg, std::uint64_t trusted_end, std::int64_t trusted_next_offset);
   bool index_matches(Segment& seg);
   Status rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryStats& stats);
@@ -146,6 +153,7 @@ class Partition {
   std::int64_t high_watermark_ = 0;
   std::int64_t log_end_ = 0;
   RecoveryPoint durable_point_;
+  std::optional<RecoveryPoint> recovered_point_;  // the checkpoint's point, as recovery found it
   std::optional<std::string> corruption_;
   bool deleted_ = false;
 

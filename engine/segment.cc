@@ -153,6 +153,53 @@ Result<ScanResult> scan_segment(Segment& segment, std::uint64_t file_size,
 
 namespace {
 
+// Can a batch start at `header` (kBatchHeaderBytes bytes)? Cheap checks before the CRC.
+bool plausible_header(std::span<const std::byte> header, std::int64_t min_offset,
+                      std::size_t max_batch_bytes) {
+  BatchHeader h = read_batch_header(header);
+  return h.magic == kMagicV2 && h.batch_length >= kMinBatchLength &&
+         12 + static_cast<std::uint64_t>(h.batch_length) <= max_batch_bytes &&
+         h.base_offset >= min_offset && h.last_offset_delta >= 0;
+}
+
+}  // namespace
+
+Result<std::optional<BatchInfo>> find_valid_batch_after(File& file, std::uint64_t from,
+                                                        std::uint64_t file_size,
+                                                        std::int64_t min_offset,
+                                                        std::uint64_t window_bytes,
+                                                        std::size_t max_batch_bytes,
+                                                        std::uint64_t* bytes_read) {
+  if (file_size < kBatchHeaderBytes) return std::optional<BatchInfo>();
+  std::uint64_t first = from + 1;
+  std::uint64_t last = std::min(from + window_bytes, file_size - kBatchHeaderBytes);
+  if (first > last) return std::optional<BatchInfo>();
+  std::vector<std::byte> window, batch;
+  auto got = fill(file, first, file_size, last - first + kBatchHeaderBytes, window);
+  if (!got) return fail(got.error());
+  if (bytes_read) *bytes_read += *got;
+  ParseOptions options{.max_batch_bytes = max_batch_bytes, .check_crc = true};
+  for (std::size_t at = 0; at + kBatchHeaderBytes <= *got; ++at) {
+    std::span<const std::byte> header(window.data() + at, kBatchHeaderBytes);
+    if (!plausible_header(header, min_offset, max_batch_bytes)) continue;
+    std::uint64_t pos = first + at;
+    std::size_t size = 12 + static_cast<std::size_t>(read_batch_header(header).batch_length);
+    if (pos + size > file_size) continue;
+    auto read = fill(file, pos, file_size, size, batch);
+    if (!read) return fail(read.error());
+    if (bytes_read) *bytes_read += *read;
+    ParsedBatch parsed = parse_batch(std::span(batch.data(), *read), options);
+    if (!parsed.ok()) continue;
+    const BatchView& b = parsed.batch;
+    return std::optional<BatchInfo>(BatchInfo{pos, static_cast<std::uint32_t>(size),
+                                              b.base_offset(), b.last_offset(),
+                                              b.max_timestamp_ms()});
+  }
+  return std::optional<BatchInfo>();
+}
+
+namespace {
+
 // Walks batch headers from `from` to `limit`, calling visit(info) for each until it returns
 // true. Only headers are read (in chunks); CRCs were checked when the batches were written or
 // recovered.

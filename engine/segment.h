@@ -114,6 +114,19 @@ struct ScanResult {
 Result<ScanResult> scan_segment(Segment& segment, std::uint64_t file_size,
                                 std::uint32_t index_interval_bytes, std::size_t max_batch_bytes);
 
+// Looks past damage for evidence that the log goes on: the first position in
+// (`from`, `from` + `window_bytes`] (clipped to `file_size`) where a whole batch starts whose
+// header is plausible, whose CRC matches and whose base offset is >= `min_offset`. Recovery calls
+// it where a scan of the active segment stopped: a valid batch further on means the stop is
+// damage in the middle of the log, not a torn tail. `bytes_read` (optional) accumulates the I/O.
+// Only I/O errors are errors.
+Result<std::optional<BatchInfo>> find_valid_batch_after(File& file, std::uint64_t from,
+                                                        std::uint64_t file_size,
+                                                        std::int64_t min_offset,
+                                                        std::uint64_t window_bytes,
+                                                        std::size_t max_batch_bytes,
+                                                        std::uint64_t* bytes_read = nullptr);
+
 // Finds the batch that contains `offset` by walking headers from `from` (a batch boundary) up to
 // `limit` (a batch boundary). Returns its BatchInfo, or kCorruption if the headers do not lead
 // there (a damaged segment) or kOutOfRange if the offset is not below `limit`'s batch end.

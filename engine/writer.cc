@@ -3,9 +3,11 @@
 // A cycle takes everything queued, assigns offsets (rewriting each baseOffset in the
 // producers' own buffers), and submits one write per partition that has pending appends: an
 // iovec over the producers' buffers, followed by a linked fdatasync when the partition's
-// durability asks for one. The uring Env submits all of them in one io_uring_enter. When the
-// submission completes, the cycle publishes the new log ends (and durable points) and runs the
-// callbacks. Appends arriving meanwhile gather in the queue for the next cycle.
+// durability asks for one (`always`). The uring Env submits all of them in one io_uring_enter.
+// When the submission completes, the cycle publishes the new log ends (and durable points), hands
+// what no sync covered to the syncer (syncer.h: `interval` and `never` are synced off this
+// thread), and runs the listener and the callbacks. Appends arriving meanwhile gather in the
+// queue for the next cycle.
 #include <algorithm>
 #include <chrono>
 
@@ -19,17 +21,9 @@ namespace {
 // Bounded by IOV_MAX (1024); the rest of a partition's queue waits for the next cycle.
 constexpr std::size_t kMaxRequestsPerWrite = 512;
 
-bool sync_due(const PartitionConfig& config, const Partition::WriterState& w,
-              std::uint64_t now_ms) {
-  switch (config.durability.mode) {
-    case Durability::Mode::kAlways:
-      return true;
-    case Durability::Mode::kNever:
-      return false;
-    case Durability::Mode::kInterval:
-      return now_ms >= w.last_sync_ms + config.durability.interval_ms;
-  }
-  return true;
+// Only `always` links an fdatasync to the write; the syncer covers the other modes.
+bool sync_with_write(const PartitionConfig& config) {
+  return config.durability.mode == Durability::Mode::kAlways;
 }
 
 std::string where(const Partition& p) {
@@ -37,45 +31,26 @@ std::string where(const Partition& p) {
 }
 }  // namespace
 
-std::uint64_t EngineImpl::next_interval_deadline_ms() const {
-  std::uint64_t deadline = UINT64_MAX;
-  for (const auto& p : unsynced_) {
-    const PartitionConfig& c = p->config();
-    if (c.durability.mode == Durability::Mode::kInterval)
-      deadline = std::min(deadline, p->writer().last_sync_ms + c.durability.interval_ms);
-  }
-  return deadline;
-}
-
 void EngineImpl::writer_loop() {
   std::vector<Request> batch;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
-      auto has_work = [&] { return !queue_.empty() || stopping_; };
-      if (dirty_.empty()) {
-        std::uint64_t deadline = next_interval_deadline_ms();
-        if (deadline == UINT64_MAX) {
-          queue_cv_.wait(lock, has_work);
-        } else {
-          std::uint64_t now = monotonic_ms();
-          if (deadline > now)
-            queue_cv_.wait_for(lock, std::chrono::milliseconds(deadline - now), has_work);
-        }
-      }
+      if (dirty_.empty()) queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       batch.swap(queue_);
       if (stopping_ && batch.empty() && dirty_.empty()) break;
     }
     run_cycle(batch);
     batch.clear();
   }
-  if (!crash_) sync_partitions(false, monotonic_ms());
 }
 
 void EngineImpl::fail_pending(Partition& p, const Error& error) {
   auto& w = p.writer();
-  for (AppendRequest& req : w.pending)
+  for (AppendRequest& req : w.pending) {
+    cycle_released_bytes_ += req.bytes.size();
     completions_.emplace_back(std::move(req.done), fail(error));
+  }
   w.pending.clear();
   w.taken = 0;
 }
@@ -99,6 +74,7 @@ void EngineImpl::plan_partition(Partition& p, std::vector<iovec>& iovs) {
       if (w.taken > 0) break;  // this write ends here; the roll happens next cycle
       auto rolled = p.roll();
       if (!rolled) {
+        cycle_released_bytes_ += req.bytes.size();
         completions_.emplace_back(std::move(req.done),
                                   fail(rolled.error().with_context("roll " + where(p))));
         w.pending.pop_front();
@@ -128,24 +104,16 @@ void EngineImpl::plan_partition(Partition& p, std::vector<iovec>& iovs) {
   w.write_bytes = pos - w.write_pos;
 }
 
-void EngineImpl::complete_partition(Partition& p, const Status& result, bool synced) {
+void EngineImpl::complete_partition(const std::shared_ptr<Partition>& partition,
+                                    const Status& result, bool synced) {
+  Partition& p = *partition;
   auto& w = p.writer();
-  std::uint64_t now = monotonic_ms();
   if (result) {
     p.publish_write(synced);
-    if (synced) {
-      w.last_sync_ms = now;
-      w.unsynced = false;
+    if (synced)
       counters_.syncs.fetch_add(1, std::memory_order_relaxed);
-    } else if (!w.unsynced) {
-      w.unsynced = true;
-      if (std::find_if(unsynced_.begin(), unsynced_.end(),
-                       [&](const auto& q) { return q.get() == &p; }) == unsynced_.end()) {
-        for (const auto& q : dirty_) {
-          if (q.get() == &p) unsynced_.push_back(q);
-        }
-      }
-    }
+    else
+      syncer_.note_written(partition);
     for (std::size_t i = 0; i < w.taken; ++i) {
       AppendRequest& req = w.pending[i];
       counters_.append_requests.fetch_add(1, std::memory_order_relaxed);
@@ -153,6 +121,7 @@ void EngineImpl::complete_partition(Partition& p, const Status& result, bool syn
       counters_.append_records.fetch_add(static_cast<std::uint64_t>(req.records),
                                          std::memory_order_relaxed);
       counters_.append_bytes.fetch_add(req.bytes.size(), std::memory_order_relaxed);
+      cycle_released_bytes_ += req.bytes.size();
       completions_.emplace_back(std::move(req.done),
                                 AppendResult{req.first_offset, req.last_offset});
     }
@@ -161,6 +130,7 @@ void EngineImpl::complete_partition(Partition& p, const Status& result, bool syn
     Error error = result.error().with_context("append to " + where(p));
     for (std::size_t i = 0; i < w.taken; ++i) {
       counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
+      cycle_released_bytes_ += w.pending[i].bytes.size();
       completions_.emplace_back(std::move(w.pending[i].done), fail(error));
     }
   }
@@ -168,40 +138,48 @@ void EngineImpl::complete_partition(Partition& p, const Status& result, bool syn
   w.taken = 0;
 }
 
-// fdatasyncs the active segment of every partition with unsynced writes (only those whose
-// interval is due, when `only_due`). Returns through sync_waiters_ the first error.
-void EngineImpl::sync_partitions(bool only_due, std::uint64_t now_ms) {
-  Status result;
-  std::vector<std::shared_ptr<Partition>> keep;
-  for (auto& p : unsynced_) {
-    auto& w = p->writer();
-    if (!w.unsynced) continue;
-    if (only_due && (p->config().durability.mode != Durability::Mode::kInterval ||
-                     !sync_due(p->config(), w, now_ms))) {
-      keep.push_back(p);
-      continue;
+// Hands the sync() barriers of this cycle to the syncer: everything written before them is
+// published by now, so its sync_all covers it.
+void EngineImpl::pass_sync_waiters() {
+  for (Request& waiter : sync_waiters_) {
+    syncer_.sync_all([done = std::move(waiter.append.done)](Status s) mutable {
+      done(s ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(fail(s.error())));
+    });
+  }
+  sync_waiters_.clear();
+}
+
+// First the bytes of the completed requests leave the pending count (their buffers are gone;
+// appenders waiting for room wake, and a producer acknowledged below finds room at once). Then
+// the listener (waiting consumers wake as soon as the data is visible), then the producers'
+// callbacks: by the time an append returns, the listener has heard of it.
+void EngineImpl::deliver_completions() {
+  if (cycle_released_bytes_ > 0) {
+    {
+      std::lock_guard lock(queue_mu_);
+      RINGLOG_ASSERT(pending_bytes_ >= cycle_released_bytes_);
+      pending_bytes_.store(pending_bytes_ - cycle_released_bytes_, std::memory_order_relaxed);
     }
-    Status s = p->active_segment().file->sync();
-    counters_.syncs.fetch_add(1, std::memory_order_relaxed);
-    if (s) {
-      p->publish_synced();
-      w.unsynced = false;
-      w.last_sync_ms = now_ms;
-    } else {
-      RINGLOG_WARN("engine: sync of %s failed: %s", where(*p).c_str(),
-                   s.error().to_string().c_str());
-      if (result) result = fail(s.error().with_context("sync " + where(*p)));
-      keep.push_back(p);
+    cycle_released_bytes_ = 0;
+    room_cv_.notify_all();
+  }
+  if (!cycle_visible_.empty()) {
+    std::lock_guard call(listener_call_mu_);
+    std::shared_ptr<VisibilityListener> listener;
+    {
+      std::lock_guard lock(listener_mu_);
+      listener = listener_;
+    }
+    if (listener) {
+      listener_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+      for (const auto& [p, hw] : cycle_visible_)
+        (*listener)(p->topic(), p->id(), hw);
+      listener_thread_.store(std::thread::id(), std::memory_order_relaxed);
     }
   }
-  unsynced_.swap(keep);
-  if (!only_due) {
-    for (Request& waiter : sync_waiters_) {
-      Result<AppendResult> r = result ? Result<AppendResult>(AppendResult{}) : fail(result.error());
-      completions_.emplace_back(std::move(waiter.append.done), std::move(r));
-    }
-    sync_waiters_.clear();
-  }
+  for (auto& [done, result] : completions_)
+    done(std::move(result));
+  completions_.clear();
 }
 
 void EngineImpl::run_cycle(std::vector<Request>& batch) {
@@ -217,7 +195,6 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     }
     w.pending.push_back(std::move(req.append));
   }
-  std::uint64_t now = monotonic_ms();
   iovs_.clear();
   ops_.clear();
   auto& ranges = cycle_ranges_;
@@ -226,7 +203,7 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
   planned.clear();
   for (const auto& p : dirty_) {
     std::size_t first = iovs_.size();
-    bool due = sync_due(p->config(), p->writer(), now);
+    bool due = sync_with_write(p->config());
     plan_partition(*p, iovs_);
     if (p->writer().taken == 0) continue;
     ops_.push_back(
@@ -245,7 +222,7 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
   auto& visible = cycle_visible_;
   visible.clear();
   for (std::size_t i = 0; i < ops_.size(); ++i) {
-    complete_partition(*planned[i], ops_[i].result, ops_[i].sync_after);
+    complete_partition(planned[i], ops_[i].result, ops_[i].sync_after);
     if (ops_[i].result) visible.emplace_back(planned[i].get(), planned[i]->offsets().second);
   }
   std::erase_if(dirty_, [](const std::shared_ptr<Partition>& p) {
@@ -253,28 +230,12 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     p->writer().queued = false;
     return true;
   });
-  sync_partitions(true, now);
-  if (!sync_waiters_.empty()) sync_partitions(false, now);
+  pass_sync_waiters();
   bool prepare = false;
   for (const auto& p : planned)
     prepare = prepare || p->wants_prepared_segment();
   if (prepare) maintenance_cv_.notify_one();
-  // The listener first (waiting consumers wake as soon as the data is visible), then the
-  // producers' callbacks: by the time an append returns, the listener has heard of it.
-  if (!visible.empty()) {
-    std::shared_ptr<VisibilityListener> listener;
-    {
-      std::lock_guard lock(listener_mu_);
-      listener = listener_;
-    }
-    if (listener) {
-      for (const auto& [p, hw] : visible)
-        (*listener)(p->topic(), p->id(), hw);
-    }
-  }
-  for (auto& [done, result] : completions_)
-    done(std::move(result));
-  completions_.clear();
+  deliver_completions();
 }
 
 }  // namespace ringlog

@@ -283,6 +283,71 @@ TEST_CASE("engine: committed offsets survive reopen and a crash, with their meta
   CHECK(crashed.committed_offset("g", "t", 0).value()->offset == 12);
 }
 
+TEST_CASE("engine: list_group_offsets returns every committed offset of a group, across reopen") {
+  EngineFixture f;
+  Engine& e = f.open();
+  CHECK(e.list_group_offsets("g").value().empty());
+  REQUIRE(e.commit_offset("g", "t", 1, 7));
+  REQUIRE(e.commit_offset("g", "t", 0, 5, "a"));
+  REQUIRE(e.commit_offset("g", "u", 0, 9, "m"));
+  REQUIRE(e.commit_offset("g", "t", 0, 6, "b"));  // replaces t/0
+  REQUIRE(e.commit_offset("g2", "t", 0, 1));       // other groups stay out,
+  REQUIRE(e.commit_offset("g0", "t", 0, 2));       // even those sharing a prefix
+  REQUIRE(e.commit_offset("f", "t", 0, 3));
+  auto check = [](Engine& engine) {
+    auto listed = engine.list_group_offsets("g");
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 3);
+    const auto& l = *listed;
+    CHECK((l[0].topic == "t" && l[0].partition == 0 && l[0].offset == 6 && l[0].metadata == "b"));
+    CHECK((l[1].topic == "t" && l[1].partition == 1 && l[1].offset == 7 && l[1].metadata.empty()));
+    CHECK((l[2].topic == "u" && l[2].partition == 0 && l[2].offset == 9 && l[2].metadata == "m"));
+  };
+  check(e);
+  check(f.reopen());
+  check(f.crash_and_reopen());
+  CHECK(f.engine->list_group_offsets("nobody").value().empty());
+  CHECK(f.engine->list_group_offsets("").error().code() == Errc::kInvalidArgument);
+}
+
+TEST_CASE("engine: topic overrides are stored with the topic however it was created") {
+  EngineFixture f;
+  TopicConfig config;
+  config.partitions = 2;
+  config.durability = Durability{Durability::Mode::kNever, 0};
+  config.segment_bytes = 8192;
+  config.retention_ms = 123'456;
+  config.retention_bytes = 99'999;
+  SUBCASE("by create_topic") { REQUIRE(f.open().create_topic("t", config)); }
+  SUBCASE("auto-created by an append, with the configured overrides") {
+    f.options.auto_create_topic_config = config;
+    REQUIRE(f.open().append("t", 1, make_batch("a")));
+  }
+  REQUIRE(std::filesystem::exists(f.options.data_dir + "/t/" + std::string(kTopicConfigFileName)));
+  // Reopen (after a crash, then cleanly) with other engine-wide defaults: the overrides stand.
+  f.options.auto_create_topic_config.reset();
+  f.options.durability = Durability{Durability::Mode::kInterval, 50};
+  f.options.segment_bytes = 16384;
+  f.options.retention_ms = 1000;
+  f.options.retention_bytes = 5;
+  for (int open = 0; open < 2; ++open) {
+    CAPTURE(open);
+    Engine& e = open == 0 ? f.crash_and_reopen() : f.reopen();
+    auto info = e.describe_topic("t");
+    REQUIRE(info);
+    CHECK(info->partitions.size() == 2);
+    CHECK(info->durability == Durability{Durability::Mode::kNever, 0});
+    CHECK(info->segment_bytes == 8192);
+    CHECK(info->retention_ms == 123'456);
+    CHECK(info->retention_bytes == 99'999);
+  }
+  // A topic auto-created without overrides follows the engine's defaults of each open.
+  REQUIRE(f.engine->append("plain", 0, make_batch("p")));
+  CHECK(f.engine->describe_topic("plain")->durability == Durability{Durability::Mode::kInterval, 50});
+  f.options.durability = Durability{};
+  CHECK(f.reopen().describe_topic("plain")->durability == Durability{});
+}
+
 TEST_CASE("engine: the visibility listener hears every advance of the high watermark") {
   EngineFixture f;
   Engine& e = f.open();

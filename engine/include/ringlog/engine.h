@@ -53,9 +53,12 @@ struct PartitionInfo {
   std::int64_t log_end = 0;         // end (exclusive) of what has been written
   std::uint64_t size_bytes = 0;     // bytes of log in all segments
   std::size_t segments = 0;
-  // Set when recovery found damage that is not a torn tail (for example a bad CRC in the middle
-  // of a sealed segment). The partition stays readable up to the damage (high_watermark stops
-  // there, nothing is deleted) and refuses appends with kCorruption.
+  // Set when recovery found damage that is not a torn tail: an invalid batch inside a sealed
+  // segment, below the durable point the recovery checkpoint recorded, or followed by a valid
+  // batch further on (docs/durability.md, "What recovery does after a crash"). Names the
+  // segment file and the byte. The partition stays readable up to the damage (high_watermark
+  // stops there), nothing is deleted or truncated, and it refuses appends with kCorruption,
+  // across restarts too.
   std::optional<std::string> corruption;
 };
 
@@ -93,12 +96,26 @@ struct CommittedOffset {
   std::string metadata;
 };
 
+// One committed offset of a consumer group (Engine::list_group_offsets).
+struct GroupOffset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string metadata;
+};
+
 struct EngineStats {
   std::uint64_t append_requests = 0;  // acknowledged append calls
   std::uint64_t append_batches = 0;
   std::uint64_t append_records = 0;  // offsets assigned (sum of lastOffsetDelta + 1)
   std::uint64_t append_bytes = 0;
   std::uint64_t append_errors = 0;   // append calls that completed with an error
+  std::uint64_t append_busy = 0;     // append_async calls refused with kBusy (of append_errors)
+  // Bytes of appends accepted and not yet completed (queued or being written), and the bound
+  // (EngineOptions::max_pending_bytes). A server can stop reading from its producers' sockets
+  // as pending_bytes approaches the bound, before append_async starts refusing.
+  std::uint64_t pending_bytes = 0;
+  std::uint64_t max_pending_bytes = 0;
   std::uint64_t write_cycles = 0;    // group-commit cycles (one submission each)
   std::uint64_t writes = 0;          // write operations (one per dirty partition per cycle)
   std::uint64_t syncs = 0;           // fdatasyncs of segment files
@@ -150,10 +167,20 @@ class Engine {
   // visible, not even after a restart. Invalid requests complete (with their error) before
   // append_async returns, on the calling thread. Callbacks must not block: they run on the
   // writer thread that commits everyone's appends.
+  //
+  // Backpressure: appends accepted but not yet completed may hold at most
+  // EngineOptions::max_pending_bytes (EngineStats::pending_bytes). append_async never blocks
+  // (its callers are event loops): beyond the bound it completes at once, on the calling
+  // thread, with kBusy, and nothing is stored: a retryable refusal (a server answers with a
+  // retriable error code and stops reading from that producer until pending_bytes falls).
+  // A request always fits when nothing is pending.
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   virtual void append_async(std::string_view topic, std::int32_t partition,
                             std::vector<std::byte> batches, AppendCallback done) = 0;
-  // Blocking convenience: append_async and wait for the acknowledgement.
+  // Blocking convenience: waits for room under max_pending_bytes (never kBusy; like a Kafka
+  // producer blocking on a full buffer.memory), queues, and waits for the acknowledgement.
+  // Must not be called from an engine callback or the visibility listener (it could wait for
+  // the very thread it blocks).
   virtual Result<AppendResult> append(std::string_view topic, std::int32_t partition,
                                       std::vector<std::byte> batches) = 0;
 
@@ -182,6 +209,9 @@ class Engine {
   // advances, before the callbacks of the appends that advanced it run. One listener (a new call
   // replaces it; nullptr removes it). Keep it cheap and non-blocking; it must not call back into
   // the engine's append path synchronously.
+  // set_visibility_listener returns only once no call to the previous listener is in progress
+  // (and none will start), so after set_visibility_listener(nullptr) whatever the old listener
+  // captured may be destroyed. It must not be called from inside the listener (asserted).
   using VisibilityListener = std::function<void(std::string_view topic, std::int32_t partition,
                                                 std::int64_t high_watermark)>;
   virtual void set_visibility_listener(VisibilityListener listener) = 0;
@@ -196,10 +226,14 @@ class Engine {
                                                                   std::string_view topic,
                                                                   std::int32_t partition) const = 0;
 
+  // Every committed offset of `group`, sorted by (topic, partition); empty if it has none
+  // (Kafka OffsetFetch with topics = null). kInvalidArgument for a bad group name.
+  virtual Result<std::vector<GroupOffset>> list_group_offsets(std::string_view group) const = 0;
+
   // Deletes sealed segments past their retention now (the engine also does it periodically).
   virtual Status enforce_retention() = 0;
-  // Makes everything written so far durable (fdatasync of every dirty partition) and returns
-  // when it is; useful with kInterval/kNever durability.
+  // Makes everything acknowledged so far durable (fdatasync of every partition written since
+  // its last sync, on the syncer thread) and returns when it is; useful with kInterval/kNever.
   virtual Status sync() = 0;
 
   virtual Result<EngineStats> stats() const = 0;

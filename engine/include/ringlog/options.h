@@ -19,7 +19,9 @@ class Env;  // the file seam (io/env.h); internal, but an embedder's tests may p
 //   kAlways   : after an fdatasync covering the batches (one linked sync per group of appends):
 //               an acknowledged record survives a crash of the process, the OS or the machine.
 //   kInterval : after the write() completes; the engine fdatasyncs each dirty partition at
-//               least every `interval_ms`. A machine crash may lose the last `interval_ms`.
+//               least every `interval_ms`, on a syncer thread (appends keep being written while
+//               a sync runs). A machine crash may lose the last `interval_ms` (plus the time a
+//               slow sync takes).
 //   kNever    : after the write() completes; the OS writes back when it likes (and the engine
 //               syncs a segment when it rolls and at close). Survives a crash of the process.
 // In every mode a consumer never sees a record before its producer has been acknowledged.
@@ -37,7 +39,9 @@ struct Durability {
 };
 
 // Per-topic settings. Unset optionals inherit the engine-wide value in EngineOptions.
-// Stored with the topic (in its directory) when it is created; fixed for its lifetime.
+// Stored durably with the topic (its `@topic` file) when it is created, by create_topic or by
+// auto-creation, and reloaded on open: the overrides are fixed for the topic's lifetime, while
+// unset fields follow the EngineOptions of each open.
 struct TopicConfig {
   std::int32_t partitions = 1;  // 1..10000
   std::optional<Durability> durability;
@@ -82,6 +86,14 @@ struct EngineOptions {
 
   bool auto_create_topics = true;  // an append to an unknown topic creates it
   std::int32_t default_partitions = 1;
+  // The config of topics auto-created by an append (overrides included, stored with the topic
+  // like create_topic's). nullopt: {partitions = default_partitions}, everything inherited.
+  std::optional<TopicConfig> auto_create_topic_config;
+
+  // Backpressure: the most bytes of appends accepted and not yet completed (queued or being
+  // written). Beyond it append_async completes at once with kBusy and append waits for room
+  // (ringlog/engine.h). Bounds the memory a fast producer can pin. > 0.
+  std::uint64_t max_pending_bytes = std::uint64_t{256} << 20;
 
   // One sparse offset-index entry per this many bytes of log (Kafka: index.interval.bytes).
   std::uint32_t index_interval_bytes = 4096;
