@@ -50,20 +50,23 @@ Error injected(int sys_errno, std::string_view what, const std::string& path) {
 // A File whose writes, syncs, truncates and allocates go through the FaultInjectionEnv.
 class FaultFile final : public File {
  public:
-  FaultFile(FaultInjectionEnv& env, std::unique_ptr<File> base)
-      : env_(env), base_(std::move(base)) {}
+  FaultFile(FaultInjectionEnv& env, std::unique_ptr<File> base,
+            std::shared_ptr<FaultInjectionEnv::FileState> state)
+      : env_(env), base_(std::move(base)), state_(std::move(state)) {}
 
   Status write_at(FilePos pos, std::span<const iovec> data) override {
-    return env_.write(*base_, pos, data);
+    return env_.write(*base_, *state_, pos, data);
   }
   Result<std::size_t> read_at(FilePos pos, std::span<std::byte> out) override {
     return base_->read_at(pos, out);
   }
-  Status sync() override { return env_.sync(*base_); }
+  Status sync() override { return env_.sync(*base_, *state_); }
   Status allocate(FilePos pos, std::uint64_t length, bool keep_size) override {
-    return env_.allocate(*base_, pos, length, keep_size);
+    return env_.allocate(*base_, *state_, pos, length, keep_size);
   }
-  Status truncate(std::uint64_t size_bytes) override { return env_.truncate(*base_, size_bytes); }
+  Status truncate(std::uint64_t size_bytes) override {
+    return env_.truncate(*base_, *state_, size_bytes);
+  }
   Result<std::uint64_t> size() override { return base_->size(); }
   int fd() const override { return base_->fd(); }
   const std::string& path() const override { return base_->path(); }
@@ -71,6 +74,7 @@ class FaultFile final : public File {
  private:
   FaultInjectionEnv& env_;
   std::unique_ptr<File> base_;
+  std::shared_ptr<FaultInjectionEnv::FileState> state_;  // follows the file across renames
 };
 
 FaultInjectionEnv::FaultInjectionEnv(Env& base, std::uint64_t seed)
@@ -110,7 +114,7 @@ std::uint64_t FaultInjectionEnv::used_bytes() const {
   std::lock_guard lock(mu_);
   std::uint64_t used = 0;
   for (const auto& [path, state] : files_)
-    used += state.size;
+    used += state->size;
   return used;
 }
 
@@ -126,22 +130,45 @@ bool FaultInjectionEnv::take(Fault& fault, int* sys_errno) {
   return true;
 }
 
-Result<FaultInjectionEnv::FileState*> FaultInjectionEnv::state_of(File& base) {
-  std::string key = normalise(base.path());
-  auto it = files_.find(key);
-  if (it != files_.end()) return &it->second;
+FaultInjectionEnv::StatePtr FaultInjectionEnv::state_for(const std::string& path) {
+  StatePtr& state = files_[normalise(path)];
+  if (state == nullptr) state = std::make_shared<FileState>();
+  return state;
+}
+
+// The size is read at the first change, so that only files written through this Env count
+// against the space limit.
+Status FaultInjectionEnv::ensure_sized(File& base, FileState& state) {
+  if (state.sized) return {};
   Result<std::uint64_t> size = base.size();
   if (!size) return fail(size.error());
-  FileState& state = files_[key];
   state.size = *size;
-  return &state;
+  state.sized = true;
+  return {};
+}
+
+// Re-keys the state of `from`, and of everything under it, to `to`; a state already at a
+// destination (a replaced file) leaves the tracking.
+void FaultInjectionEnv::move_states(const std::string& from, const std::string& to) {
+  std::string under = from + '/';
+  std::vector<std::pair<std::string, StatePtr>> moved;
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (it->first == from || it->first.starts_with(under)) {
+      moved.emplace_back(to + it->first.substr(from.size()), std::move(it->second));
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [path, state] : moved)
+    files_[path] = std::move(state);
 }
 
 Status FaultInjectionEnv::check_space(const FileState& state, std::uint64_t end) const {
   if (!space_limit_ || end <= state.size) return {};
   std::uint64_t used = 0;
   for (const auto& [path, other] : files_)
-    used += other.size;
+    used += other->size;
   if (used + (end - state.size) <= *space_limit_) return {};
   return fail(error_from_errno(ENOSPC, "space limit (injected)"));
 }
@@ -158,15 +185,15 @@ Status FaultInjectionEnv::record_undo(File& base, FileState& state, FilePos pos,
   return {};
 }
 
-Status FaultInjectionEnv::write(File& base, FilePos pos, std::span<const iovec> data) {
+Status FaultInjectionEnv::write(File& base, FileState& state, FilePos pos,
+                                std::span<const iovec> data) {
   std::lock_guard lock(mu_);
   ++counters_.writes;
   int sys_errno = 0;
   if (take(fail_writes_, &sys_errno)) return fail(injected(sys_errno, "write", base.path()));
-  Result<FileState*> state = state_of(base);
-  if (!state) return fail(state.error());
+  if (Status s = ensure_sized(base, state); !s) return s;
   std::uint64_t length = total_bytes(data);
-  if (Status s = check_space(**state, pos.bytes + length); !s) {
+  if (Status s = check_space(state, pos.bytes + length); !s) {
     return fail(s.error().with_context("write " + base.path()));
   }
   int short_errno = std::exchange(short_write_errno_, 0);
@@ -174,53 +201,50 @@ Status FaultInjectionEnv::write(File& base, FilePos pos, std::span<const iovec> 
   if (short_errno != 0) {
     keep = length < 2 ? 0 : std::uniform_int_distribution<std::uint64_t>(1, length - 1)(rng_);
   }
-  if (Status s = record_undo(base, **state, pos, keep, keep, true); !s) return s;
+  if (Status s = record_undo(base, state, pos, keep, keep, true); !s) return s;
   std::vector<iovec> kept = prefix(data, keep);
   Status written = base.write_at(pos, kept);
   if (!written) return written;
-  (*state)->size = std::max((*state)->size, pos.bytes + keep);
+  state.size = std::max(state.size, pos.bytes + keep);
   counters_.bytes_written += keep;
   if (short_errno != 0) return fail(injected(short_errno, "write", base.path()));
   return {};
 }
 
-Status FaultInjectionEnv::sync(File& base) {
+Status FaultInjectionEnv::sync(File& base, FileState& state) {
   std::lock_guard lock(mu_);
   ++counters_.syncs;
   int sys_errno = 0;
   if (take(fail_syncs_, &sys_errno)) return fail(injected(sys_errno, "fdatasync", base.path()));
   if (Status s = base.sync(); !s) return s;
-  Result<FileState*> state = state_of(base);
-  if (!state) return fail(state.error());
-  (*state)->undo.clear();
+  state.undo.clear();
   return {};
 }
 
-Status FaultInjectionEnv::allocate(File& base, FilePos pos, std::uint64_t length, bool keep_size) {
+Status FaultInjectionEnv::allocate(File& base, FileState& state, FilePos pos, std::uint64_t length,
+                                   bool keep_size) {
   std::lock_guard lock(mu_);
   if (keep_size) return base.allocate(pos, length, keep_size);
-  Result<FileState*> state = state_of(base);
-  if (!state) return fail(state.error());
+  if (Status s = ensure_sized(base, state); !s) return s;
   std::uint64_t end = pos.bytes + length;
-  if (Status s = check_space(**state, end); !s) {
+  if (Status s = check_space(state, end); !s) {
     return fail(s.error().with_context("fallocate " + base.path()));
   }
-  if (end <= (*state)->size) return base.allocate(pos, length, keep_size);
-  if (Status s = record_undo(base, **state, pos, 0, 0, false); !s) return s;
+  if (end <= state.size) return base.allocate(pos, length, keep_size);
+  if (Status s = record_undo(base, state, pos, 0, 0, false); !s) return s;
   if (Status s = base.allocate(pos, length, keep_size); !s) return s;
-  (*state)->size = end;
+  state.size = end;
   return {};
 }
 
-Status FaultInjectionEnv::truncate(File& base, std::uint64_t size_bytes) {
+Status FaultInjectionEnv::truncate(File& base, FileState& state, std::uint64_t size_bytes) {
   std::lock_guard lock(mu_);
-  Result<FileState*> state = state_of(base);
-  if (!state) return fail(state.error());
-  std::uint64_t old_size = (*state)->size;
+  if (Status s = ensure_sized(base, state); !s) return s;
+  std::uint64_t old_size = state.size;
   std::uint64_t cut = old_size > size_bytes ? old_size - size_bytes : 0;
-  if (Status s = record_undo(base, **state, FilePos(size_bytes), 0, cut, false); !s) return s;
+  if (Status s = record_undo(base, state, FilePos(size_bytes), 0, cut, false); !s) return s;
   if (Status s = base.truncate(size_bytes); !s) return s;
-  (*state)->size = size_bytes;
+  state.size = size_bytes;
   return {};
 }
 
@@ -235,7 +259,7 @@ Status FaultInjectionEnv::power_loss(bool tear) {
   std::lock_guard lock(mu_);
   Status status;
   for (auto& [path, state] : files_) {
-    Status s = rewind_file(path, state, tear);
+    Status s = rewind_file(path, *state, tear);
     if (!s && status) status = s;
   }
   Status names = undo_names();
@@ -287,11 +311,7 @@ Status FaultInjectionEnv::undo_names() {
     }
     Status s = base_.rename_file(it->path, it->from);
     if (s) {
-      auto node = files_.extract(it->path);
-      if (!node.empty()) {
-        node.key() = it->from;
-        files_.insert(std::move(node));
-      }
+      move_states(it->path, it->from);
     } else if (status && s.error().code() != Errc::kNotFound) {
       status = s;
     }
@@ -315,8 +335,11 @@ Result<std::unique_ptr<File>> FaultInjectionEnv::open_file(const std::string& pa
   if (!existed) return fail(existed.error());
   Result<std::unique_ptr<File>> base = base_.open_file(path, mode);
   if (!base) return fail(base.error());
-  if (!*existed) names_.push_back({normalise(path), "", dir_of(path)});
-  return std::make_unique<FaultFile>(*this, std::move(*base));
+  if (!*existed) {
+    names_.push_back({normalise(path), "", dir_of(path)});
+    files_.erase(normalise(path));  // a new file: whatever was tracked under its name is gone
+  }
+  return std::make_unique<FaultFile>(*this, std::move(*base), state_for(path));
 }
 
 void FaultInjectionEnv::submit_writes(std::span<WriteOp> ops) {
@@ -360,11 +383,8 @@ Status FaultInjectionEnv::rename_file(const std::string& from, const std::string
   if (!replaced) return fail(replaced.error());
   if (Status s = base_.rename_file(from, to); !s) return s;
   std::string old_key = normalise(from), new_key = normalise(to);
-  files_.erase(new_key);
-  if (auto node = files_.extract(old_key); !node.empty()) {
-    node.key() = new_key;
-    files_.insert(std::move(node));
-  }
+  files_.erase(new_key);  // replaced: Files still open on it write to an unlinked file
+  move_states(old_key, new_key);
   auto created = std::find_if(names_.begin(), names_.end(), [&](const NameChange& n) {
     return n.path == old_key && n.from.empty();
   });

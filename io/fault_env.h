@@ -13,10 +13,14 @@
 //     exist, are undone unless the directory holding the new name was `sync_dir`ed since.
 //     Not modelled (durable at once): removals, renames that replace an existing file.
 //   - A failed sync keeps the undo log: the data stays "unsynced" and a later drop reverts it.
-// Files are tracked by path, so logs survive closing and reopening a file; drop and tear reopen
-// files through the base Env. A file that existed before its first open through this Env starts
-// with an empty log (its content counts as synced). Files left open across a drop keep their
-// base descriptors: reopen them, as a restarted process would.
+// Files are tracked by identity: every File opened on the same name shares one state (so logs
+// survive closing and reopening a file), and that state follows the file when it, or a directory
+// above it, is renamed through this Env, so a File opened before a rename keeps booking its
+// writes and syncs on the renamed file. A file removed, or replaced by a rename, leaves the
+// tracking: Files still open on it write to an unlinked file, which a drop ignores. Drop and tear
+// reopen files by their current name through the base Env. A file that existed before its first
+// open through this Env starts with an empty log (its content counts as synced). Files left open
+// across a drop keep their base descriptors: reopen them, as a restarted process would.
 //
 // Space: with a limit set, a write or allocate that would grow the total size of the files
 // written through this Env beyond it fails with ENOSPC and changes nothing. Reservations made
@@ -97,10 +101,14 @@ class FaultInjectionEnv final : public Env {
     std::uint64_t size_before = 0;
     bool divisible = false;  // a write, which a tear may cut
   };
+  // One file's unsynced changes, shared by every File open on it and keyed in `files_` by its
+  // current name.
   struct FileState {
-    std::uint64_t size = 0;
+    bool sized = false;      // `size` was read from the base file (at the first change)
+    std::uint64_t size = 0;  // counted against the space limit once sized
     std::vector<Undo> undo;  // in write order
   };
+  using StatePtr = std::shared_ptr<FileState>;
   // A name not yet durable in its directory.
   struct NameChange {
     std::string path;  // the new name
@@ -112,12 +120,14 @@ class FaultInjectionEnv final : public Env {
     int count = 0;
   };
 
-  Status write(File& base, FilePos pos, std::span<const iovec> data);
-  Status sync(File& base);
-  Status allocate(File& base, FilePos pos, std::uint64_t length, bool keep_size);
-  Status truncate(File& base, std::uint64_t size_bytes);
+  Status write(File& base, FileState& state, FilePos pos, std::span<const iovec> data);
+  Status sync(File& base, FileState& state);
+  Status allocate(File& base, FileState& state, FilePos pos, std::uint64_t length, bool keep_size);
+  Status truncate(File& base, FileState& state, std::uint64_t size_bytes);
 
-  Result<FileState*> state_of(File& base);  // REQUIRES: mu_ held
+  StatePtr state_for(const std::string& path);  // REQUIRES: mu_ held
+  static Status ensure_sized(File& base, FileState& state);
+  void move_states(const std::string& from, const std::string& to);  // REQUIRES: mu_ held
   Status check_space(const FileState& state, std::uint64_t end) const;
   Status record_undo(File& base, FileState& state, FilePos pos, std::uint64_t length,
                      std::uint64_t read_length, bool divisible);
@@ -138,8 +148,8 @@ class FaultInjectionEnv final : public Env {
   int short_write_errno_ = 0;
   std::optional<std::uint64_t> space_limit_;
   Counters counters_;
-  std::map<std::string, FileState> files_;  // by normalised path
-  std::vector<NameChange> names_;           // in the order they were made
+  std::map<std::string, StatePtr> files_;  // by normalised current path
+  std::vector<NameChange> names_;          // in the order they were made
 };
 
 }  // namespace ringlog

@@ -18,6 +18,8 @@ namespace {
 constexpr int kNoProgress = -1;                // Completion::sys_errno_: a transfer stalled
 constexpr std::uint64_t kMaxChunk = 1u << 30;  // bytes per SQE
 constexpr unsigned kMaxIov = IOV_MAX;
+// user_data of the cancel SQEs that abandon() and ~Ring submit: no Completion lives at address 1.
+constexpr std::uint64_t kInternalCancel = 1;
 
 constexpr UringOpcode kOpcodes[] = {
     {IORING_OP_OPENAT, "IORING_OP_OPENAT"},
@@ -108,6 +110,12 @@ std::int64_t as_offset(std::uint64_t offset, std::uint64_t done) {
 // ---------------------------------------------------------------------------------------------
 // Completion
 
+Completion::~Completion() {
+  RINGLOG_ASSERT_MSG(idle(),
+                     "Completion destroyed while its op is queued, in flight or awaiting its "
+                     "callback: let the callback run, or Ring::abandon() it first");
+}
+
 int Completion::sys_errno() const {
   return sys_errno_ == kNoProgress ? EIO : sys_errno_;
 }
@@ -148,7 +156,10 @@ Status Ring::init() {
 }
 
 Ring::~Ring() {
-  if (ready_ring_) io_uring_queue_exit(&ring_);
+  if (ready_ring_) {
+    drain();
+    io_uring_queue_exit(&ring_);
+  }
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -349,15 +360,20 @@ Completion& Ring::Queue::pop() {
   return c;
 }
 
-void Ring::remove_pending(Completion& c) {
+bool Ring::Queue::remove(Completion& c) {
   Completion* prev = nullptr;
-  for (Completion* it = pending_.head; it != nullptr; prev = it, it = it->next_) {
+  for (Completion* it = head; it != nullptr; prev = it, it = it->next_) {
     if (it != &c) continue;
-    (prev == nullptr ? pending_.head : prev->next_) = c.next_;
-    if (pending_.tail == &c) pending_.tail = prev;
+    (prev == nullptr ? head : prev->next_) = c.next_;
+    if (tail == &c) tail = prev;
     c.next_ = nullptr;
-    return;
+    return true;
   }
+  return false;
+}
+
+void Ring::remove_pending(Completion& c) {
+  pending_.remove(c);
 }
 
 // Whether one SQE carries everything left of `c`. Only then may an op be hard-linked to its
@@ -516,6 +532,12 @@ void Ring::reap() {
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++seen;
     if (cqe->user_data == LIBURING_UDATA_TIMEOUT) continue;  // liburing's own wait timeout
+    if (cqe->user_data == kInternalCancel) {
+      --internal_cancels_;
+      internal_cancel_res_ = cqe->res;
+      continue;
+    }
+    ++reaped_;
     on_cqe(*static_cast<Completion*>(io_uring_cqe_get_data(cqe)), cqe->res);
   }
   io_uring_cq_advance(&ring_, seen);
@@ -527,8 +549,10 @@ void Ring::on_cqe(Completion& c, int res) {
   bool linked = std::exchange(c.hard_linked_, false);
   bool short_of_all =
       is_transfer(c.op_) && res >= 0 && c.done_ + static_cast<std::uint64_t>(res) < c.length_;
-  // The kernel cancels the rest of a chain after a failed or short op; remember why.
-  if (linked && c.link_next_ != nullptr && (res < 0 || short_of_all)) {
+  // The kernel cancels the rest of a chain after a failed or short op; remember why (unless the
+  // successor's cancellation was reaped first: it is parked already).
+  if (linked && c.link_next_ != nullptr && c.link_next_->state_ == Completion::State::kInFlight &&
+      (res < 0 || short_of_all)) {
     c.link_next_->link_broken_ = true;
   }
   if (res == -EINTR || res == -EAGAIN) {
@@ -592,6 +616,7 @@ void Ring::finish(Completion& c, int sys_errno) {
   c.wants_link_ = false;
   c.sys_errno_ = sys_errno;
   c.state_ = Completion::State::kReady;
+  c.ready_round_ = round_;
   ready_.push(c);
   if (c.link_prev_ != nullptr) {
     c.link_prev_->link_next_ = nullptr;
@@ -616,16 +641,111 @@ void Ring::release_successor(Completion& c) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Taking ops back: abandon() one, or drain() them all when the Ring goes.
+
+void Ring::abandon(Completion& c) {
+  std::uint64_t cancelled_at = ~std::uint64_t{0};
+  while (c.state_ == Completion::State::kInFlight) {
+    // (Re)send the cancel only once the last one is answered and something else has finished
+    // since, so that an op that cannot be interrupted is waited for, not spun on.
+    if (internal_cancels_ == 0 && reaped_ != cancelled_at) {
+      cancelled_at = reaped_;
+      cancel_in_kernel(c);
+    }
+    if (!wait_for_completion(nullptr)) break;
+    reap();
+  }
+  RINGLOG_ASSERT_MSG(c.state_ != Completion::State::kInFlight, "abandon: the kernel kept the op");
+  drop(c);
+}
+
+// Cancels `c` and the in-flight ops it is hard-linked after: a kernel link cannot lose its
+// head, and the op after an unfinished head is not yet known to the kernel's cancel.
+void Ring::cancel_in_kernel(const Completion& c) {
+  const Completion* op = &c;
+  for (;;) {
+    (void)submit_internal_cancel(reinterpret_cast<std::uintptr_t>(op), 0);
+    const Completion* prev = op->link_prev_;
+    if (prev == nullptr || prev->state_ != Completion::State::kInFlight || !prev->hard_linked_)
+      break;
+    op = prev;
+  }
+}
+
+bool Ring::submit_internal_cancel(std::uint64_t user_data, unsigned flags) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    (void)io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return false;
+  }
+  io_uring_prep_cancel64(sqe, user_data, flags);
+  io_uring_sqe_set_data64(sqe, kInternalCancel);
+  ++internal_cancels_;
+  int r = io_uring_submit(&ring_);
+  return r >= 0 || r == -EINTR || r == -EAGAIN || r == -EBUSY;
+}
+
+// Makes `c` (not in the kernel) idle without running its callback, as if it had failed with
+// ECANCELED as far as an op linked after it is concerned.
+void Ring::drop(Completion& c) {
+  using State = Completion::State;
+  switch (c.state_) {
+    case State::kIdle:
+      return;
+    case State::kPending:
+      pending_.remove(c);
+      break;
+    case State::kReady:
+      ready_.remove(c);
+      break;
+    case State::kParked:
+    case State::kInFlight:
+      break;
+  }
+  if (link_from_ == &c) link_from_ = nullptr;
+  if (c.link_prev_ != nullptr) {
+    c.link_prev_->link_next_ = nullptr;
+    c.link_prev_ = nullptr;
+  }
+  if (c.sys_errno_ == 0) c.sys_errno_ = ECANCELED;
+  release_successor(c);
+  c.wants_link_ = false;
+  c.state_ = State::kIdle;
+  if (&c != &wake_) --active_;
+}
+
+// For ~Ring: every op in the kernel cancelled and waited for, then everything dropped. A kernel
+// without IORING_ASYNC_CANCEL_ANY (before 5.19) gets the old behaviour: the ops left in flight
+// stay so (their Completions assert if destroyed later) and io_uring_queue_exit cancels them.
+void Ring::drain() {
+  std::uint64_t cancelled_at = ~std::uint64_t{0};
+  while (in_flight_ > 0 && internal_cancel_res_ != -EINVAL) {
+    if (internal_cancels_ == 0 && reaped_ != cancelled_at) {
+      cancelled_at = reaped_;
+      if (!submit_internal_cancel(0, IORING_ASYNC_CANCEL_ANY)) break;
+    }
+    if (!wait_for_completion(nullptr)) break;
+    reap();
+  }
+  while (!pending_.empty())
+    drop(*pending_.head);
+  while (!ready_.empty())
+    drop(*ready_.head);
+  if (wake_.state_ == Completion::State::kInFlight) wake_.state_ = Completion::State::kIdle;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The loop
 
+// Runs the callbacks of the ops that were ready when it was called; ops that become ready during
+// a callback wait for the next call. Each is taken off the queue just before its callback, so a
+// callback may abandon() another ready op.
 unsigned Ring::run_callbacks() {
-  Completion* list = std::exchange(ready_.head, nullptr);
-  ready_.tail = nullptr;
+  const std::uint64_t round = ++round_;
   unsigned ran = 0;
-  while (list != nullptr) {
-    Completion& c = *list;
-    list = c.next_;
-    c.next_ = nullptr;
+  while (!ready_.empty() && ready_.head->ready_round_ < round) {
+    Completion& c = ready_.pop();
     c.state_ = Completion::State::kIdle;
     if (&c != &wake_) --active_;
     c.callback(*this, c);  // may enqueue c again, or destroy it

@@ -28,8 +28,15 @@
 // be called from any thread: it makes a blocked `run_once` return.
 //
 // Lifetime. A Completion, and every buffer, path and iovec array it points to, must stay alive
-// and untouched from enqueue until its callback has started. Destroying the Ring with ops in
-// flight cancels them without running their callbacks; their memory must then outlive the Ring.
+// and untouched from enqueue until its callback has started: the Ring queues Completions by
+// address and the kernel writes into the buffers until the op ends. Destroying a Completion that
+// is not idle (queued, in flight, or finished with its callback not yet run) is a bug that
+// `~Completion` catches with RINGLOG_ASSERT, before the Ring or the kernel can touch freed memory.
+// An owner that must go while its ops run either cancels them and waits for their callbacks
+// (`cancel`, then `run_once` until they have run), or calls `abandon(c)`, which takes each op
+// back synchronously without running its callback. Destroying the Ring does the same for every
+// op it still holds: when `~Ring` returns, neither it nor the kernel refers to any Completion
+// or buffer, and every Completion is idle (their callbacks are not run).
 #pragma once
 
 #include <liburing.h>
@@ -93,10 +100,20 @@ enum class RingOp : std::uint8_t {
 };
 
 // One operation, owned by the caller. Set `callback` (and `context`) before enqueueing; the rest
-// is filled in by the Ring. Reusable as soon as its callback has started.
+// is filled in by the Ring. Reusable as soon as its callback has started. Neither copyable nor
+// movable: the Ring holds its address. REQUIRES at destruction: `idle()` (see Lifetime above).
 struct Completion {
   Callback callback = nullptr;
   void* context = nullptr;
+
+  Completion() = default;
+  ~Completion();
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+
+  // Never enqueued, or its callback has started (or it was abandoned): the Ring and the kernel
+  // hold no reference to it, so it may be enqueued again or destroyed.
+  bool idle() const { return state_ == State::kIdle; }
 
   // The outcome, valid in the callback and until the Completion is enqueued again: the bytes
   // transferred (read, write*, send*, recv, splice), the new descriptor (openat, accept), or 0.
@@ -134,7 +151,8 @@ struct Completion {
   iovec iov_head_{};  // the unsent part of iov[iov_index_] after a short transfer
   msghdr msg_{};
   __kernel_timespec ts_{};
-  Completion* next_ = nullptr;  // pending or ready queue
+  std::uint64_t ready_round_ = 0;  // the Ring's callback round in which it became ready
+  Completion* next_ = nullptr;     // pending or ready queue
   Completion* link_next_ = nullptr;
   Completion* link_prev_ = nullptr;
 };
@@ -181,6 +199,17 @@ class Ring {
   // Asks the kernel to cancel `target`, which then completes with ECANCELED (kClosed). The
   // result of `c` is 0, or ENOENT/EALREADY when `target` was not (or no longer) cancellable.
   void cancel(Completion& c, Completion& target);
+
+  // Takes `c` back without running its callback, for an owner about to be destroyed. A queued
+  // or finished op is dropped at once; an op in the kernel is cancelled (with the ops it is
+  // hard-linked after, which then complete with ECANCELED) and waited for, however it ends: an
+  // op the kernel cannot interrupt, such as a file write already running, is waited for until
+  // it finishes. Returns with `c.idle()`: neither the Ring nor the kernel refers to `c` or its
+  // buffers any more. An op linked after `c` completes with ECANCELED, unless `c` had already
+  // succeeded (then it runs as it would have). Ops of others reaped meanwhile keep their
+  // callbacks for `run_callbacks`. Blocks only while `c` is in the kernel; may be called from a
+  // callback. Does nothing if `c` is idle.
+  void abandon(Completion& c);
 
   // Registered buffers (write_fixed) and files (Fd::fixed); both replace earlier ones.
   // REQUIRES: no op in flight uses the old ones.
@@ -229,6 +258,10 @@ class Ring {
   void advance(Completion& c, std::uint64_t n);
   void finish(Completion& c, int sys_errno);
   void release_successor(Completion& c);
+  void drop(Completion& c);
+  void cancel_in_kernel(const Completion& c);
+  bool submit_internal_cancel(std::uint64_t user_data, unsigned flags);
+  void drain();
   Status wait_for_completion(const __kernel_timespec* timeout);
 
   struct Queue {
@@ -237,6 +270,7 @@ class Ring {
     bool empty() const { return head == nullptr; }
     void push(Completion& c);
     Completion& pop();
+    bool remove(Completion& c);  // false if `c` is not in the queue
   };
 
   const unsigned entries_;
@@ -244,6 +278,10 @@ class Ring {
   bool ready_ring_ = false;
   unsigned in_flight_ = 0;  // SQEs prepared and not yet reaped
   unsigned active_ = 0;
+  unsigned internal_cancels_ = 0;  // abandon/drain cancel SQEs not yet reaped
+  int internal_cancel_res_ = 0;    // the result of the last one reaped
+  std::uint64_t reaped_ = 0;       // CQEs of ops reaped so far
+  std::uint64_t round_ = 0;        // run_callbacks calls so far
   Queue pending_;
   Queue ready_;
   Completion* link_from_ = nullptr;  // enqueued with Link::kNext, waiting for its successor

@@ -1,6 +1,7 @@
 // SpliceSend: sends a range of a file to a socket without copying it through user space:
-// file -> pipe -> socket, as two splices linked per chunk (IOSQE_IO_LINK), a chunk being the
-// pipe's capacity less two pages (so that a misaligned or split chunk still fits in the pipe).
+// file -> pipe -> socket, as two splices linked per chunk (IOSQE_IO_LINK), a chunk being what the
+// pipe's slots hold from the chunk's (possibly mid-page) start, less a page of slack. Any pipe
+// size works (F_SETPIPE_SZ): a bigger pipe means fewer, larger round trips.
 // Partial splices are continued by the Ring until every byte is sent; the next chunk starts when
 // the last one has reached the socket.
 //
@@ -30,10 +31,15 @@ class SpliceSend {
   // In `done`: the bytes sent (all of them), or the first step's error.
   Result<std::uint64_t> result() const;
 
+  // Stops a running send without calling `done` (Ring::abandon on both steps), for an owner
+  // about to be destroyed. The pipe may hold bytes afterwards: close it. Nothing if idle.
+  void abandon(Ring& ring);
+
  private:
   static void on_to_pipe(Ring& ring, Completion& c);
   static void on_to_socket(Ring& ring, Completion& c);
   void next_chunk(Ring& ring);
+  std::uint32_t chunk_at(std::uint64_t pos) const;
 
   Completion to_pipe_;
   Completion to_socket_;
@@ -46,7 +52,8 @@ class SpliceSend {
   std::uint64_t length_ = 0;
   std::uint64_t sent_ = 0;
   std::uint32_t chunk_ = 0;
-  std::uint32_t pipe_bytes_ = 0;
+  std::uint32_t pipe_slots_ = 1;  // F_GETPIPE_SZ / page size, read at start
+  std::uint32_t page_bytes_ = 4096;
 };
 
 }  // namespace ringlog

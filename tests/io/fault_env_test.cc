@@ -284,4 +284,70 @@ TEST_CASE("fault env: writes from several threads are each recorded once") {
     CHECK(f.content(std::to_string(i)).empty());
 }
 
+TEST_CASE("fault env: writes through a file opened before a rename are dropped from the new name") {
+  FaultFixture f;
+  CAPTURE(f.env.seed());
+  std::unique_ptr<File> file = f.create_durable("prepared");
+  REQUIRE(f.write(*file, 0, "head-"));
+  REQUIRE(f.env.rename_file(f.dir.file("prepared"), f.dir.file("final")));
+  REQUIRE(f.env.sync_dir(f.dir.path()));
+  REQUIRE(f.write(*file, 5, "synced-"));
+  REQUIRE(file->sync());
+  REQUIRE(f.write(*file, 12, "lost"));
+  CHECK(f.content("final") == "head-synced-lost");
+  REQUIRE(f.env.drop_unsynced());
+  CHECK(f.content("final") == "head-synced-");
+  CHECK_FALSE(f.exists("prepared"));
+}
+
+TEST_CASE("fault env: a file opened before a rename keeps its unsynced writes unsynced") {
+  FaultFixture f;
+  CAPTURE(f.env.seed());
+  std::unique_ptr<File> file = f.create_durable("a");
+  REQUIRE(f.write(*file, 0, "synced"));
+  REQUIRE(file->sync());
+  REQUIRE(f.write(*file, 6, "-before"));
+  REQUIRE(f.env.rename_file(f.dir.file("a"), f.dir.file("b")));
+  REQUIRE(f.env.sync_dir(f.dir.path()));
+  REQUIRE(f.write(*file, 13, "-after"));
+  std::unique_ptr<File> reopened = *f.env.open_file(f.dir.file("b"), OpenMode::kReadWrite);
+  REQUIRE(f.write(*reopened, 19, "-reopened"));
+  REQUIRE(f.env.drop_unsynced());
+  CHECK(f.content("b") == "synced");
+}
+
+TEST_CASE("fault env: renaming a directory carries the unsynced state of the files in it") {
+  FaultFixture f;
+  CAPTURE(f.env.seed());
+  REQUIRE(f.env.create_dir(f.dir.file("d")));
+  REQUIRE(f.env.sync_dir(f.dir.path()));
+  Result<std::unique_ptr<File>> file =
+      f.env.open_file(f.dir.file("d/seg"), OpenMode::kCreateReadWrite);
+  REQUIRE(file.has_value());
+  REQUIRE(f.env.sync_dir(f.dir.file("d")));
+  REQUIRE(f.write(**file, 0, "kept"));
+  REQUIRE((*file)->sync());
+  REQUIRE(f.env.rename_file(f.dir.file("d"), f.dir.file("e")));
+  REQUIRE(f.env.sync_dir(f.dir.path()));
+  REQUIRE(f.write(**file, 4, "+dropped"));
+  REQUIRE(f.env.drop_unsynced());
+  CHECK(f.content("e/seg") == "kept");
+}
+
+TEST_CASE("fault env: a file replaced by a rename no longer takes the writes of the old one") {
+  FaultFixture f;
+  CAPTURE(f.env.seed());
+  std::unique_ptr<File> replaced = f.create_durable("target");
+  REQUIRE(f.write(*replaced, 0, "old"));
+  REQUIRE(replaced->sync());
+  std::unique_ptr<File> temp = f.create_durable("temp");
+  REQUIRE(f.write(*temp, 0, "new content"));
+  REQUIRE(temp->sync());
+  REQUIRE(f.env.rename_file(f.dir.file("temp"), f.dir.file("target")));
+  REQUIRE(f.write(*replaced, 0, "XXX"));  // lands in the unlinked old file
+  REQUIRE(f.write(*temp, 11, "+unsynced"));
+  REQUIRE(f.env.drop_unsynced());
+  CHECK(f.content("target") == "new content");
+}
+
 }  // namespace ringlog

@@ -1,4 +1,4 @@
-// The io_uring Ring: phases, short transfers, links, errors, sockets, splice, timers, wake-ups.
+// The io_uring Ring: phases, short transfers, links, errors, sockets, timers, wake-ups.
 #include "io/ring.h"
 
 #include <fcntl.h>
@@ -13,81 +13,23 @@
 #include <thread>
 
 #include "io/socket.h"
-#include "io/splice_send.h"
 #include "io/uring_setup.h"
 #include "io_test_util.h"
+#include "ring_test_util.h"
 
 namespace ringlog {
-namespace {
 
 using namespace std::chrono_literals;
+using test::bytes_of;
+using test::make_ring;
+using test::Op;
 using test::pattern_bytes;
+using test::read_exactly;
 using test::read_whole_file;
+using test::run_until;
+using test::shrink_send_buffer;
+using test::TcpPair;
 using test::TempDir;
-
-std::unique_ptr<Ring> make_ring(unsigned entries = 64) {
-  Result<std::unique_ptr<Ring>> ring = Ring::create(entries);
-  if (!ring) MESSAGE("skipped: " << ring.error().to_string());
-  return ring ? std::move(*ring) : nullptr;
-}
-
-// A Completion that records that its callback ran.
-struct Op {
-  Completion c;
-  int calls = 0;
-
-  Op() {
-    c.callback = [](Ring&, Completion& done) { ++static_cast<Op*>(done.context)->calls; };
-    c.context = this;
-  }
-};
-
-// Runs the loop until `op` has completed.
-void run_until(Ring& ring, const Op& op) {
-  while (op.calls == 0)
-    REQUIRE(ring.run_once().has_value());
-}
-
-std::span<const std::byte> bytes_of(const std::string& s) {
-  return std::as_bytes(std::span(s));
-}
-
-// A connected TCP pair over loopback: `server` (accepted) and `client`.
-struct TcpPair {
-  UniqueFd server;
-  UniqueFd client;
-
-  TcpPair() {
-    UniqueFd listener = listen_on(parse_address("127.0.0.1:0").value()).value();
-    SocketAddress address = local_address(listener.get()).value();
-    client = connect_to(address).value();
-    server = UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    REQUIRE(server.valid());
-    timeval limit{5, 0};  // a reader gives up rather than hang a failing test
-    REQUIRE(::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0);
-  }
-};
-
-// Reads exactly `n` bytes from a blocking socket, slowly if asked (to keep the sender's buffer
-// full, which is what makes its sends come back short).
-std::string read_exactly(int fd, std::size_t n, bool slowly = false) {
-  std::string out;
-  char buf[16384];
-  while (out.size() < n) {
-    if (slowly) std::this_thread::sleep_for(1ms);
-    ssize_t got = ::read(fd, buf, std::min(sizeof(buf), n - out.size()));
-    if (got <= 0) break;
-    out.append(buf, static_cast<std::size_t>(got));
-  }
-  return out;
-}
-
-void shrink_send_buffer(int fd) {
-  int bytes = 4096;
-  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)) == 0);
-}
-
-}  // namespace
 
 TEST_CASE("ring: the probe names the opcode or call the kernel refuses") {
   io_uring ring{};
@@ -279,60 +221,6 @@ TEST_CASE("ring: accept, recv and send over loopback") {
   CHECK(closed.c.result().value() == 0);  // the peer closed
 }
 
-TEST_CASE("ring: splice sends a file range to a socket unchanged") {
-  std::unique_ptr<Ring> ring = make_ring();
-  if (!ring) return;
-  TempDir dir;
-  std::string content = pattern_bytes(300000, 5);
-  {
-    std::FILE* f = std::fopen(dir.file("seg").c_str(), "wb");
-    REQUIRE(std::fwrite(content.data(), 1, content.size(), f) == content.size());
-    std::fclose(f);
-  }
-  UniqueFd file(::open(dir.file("seg").c_str(), O_RDONLY | O_CLOEXEC));
-  int pipe_fds[2];
-  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-  UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
-  TcpPair pair;
-  std::uint64_t offset = 1000, length = 200000;  // more than one pipe's worth
-  std::string received;
-  std::thread reader([&] { received = read_exactly(pair.client.get(), length); });
-  SpliceSend splice;
-  bool done = false;
-  splice.context = &done;
-  splice.done = [](Ring&, SpliceSend& s) { *static_cast<bool*>(s.context) = true; };
-  splice.start(*ring, file.get(), offset, length, pipe_read.get(), pipe_write.get(),
-               pair.server.get());
-  while (!done)
-    REQUIRE(ring->run_once().has_value());
-  reader.join();
-  if (!splice.result()) FAIL(splice.result().error().to_string());
-  CHECK(splice.result().value() == length);
-  CHECK(received.size() == length);
-  CHECK((received == content.substr(offset, length)));
-}
-
-TEST_CASE("ring: a splice past the end of the file fails instead of hanging") {
-  std::unique_ptr<Ring> ring = make_ring();
-  if (!ring) return;
-  TempDir dir;
-  UniqueFd file(::open(dir.file("small").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  REQUIRE(::write(file.get(), "abc", 3) == 3);
-  int pipe_fds[2];
-  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-  UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
-  TcpPair pair;
-  SpliceSend splice;
-  bool done = false;
-  splice.context = &done;
-  splice.done = [](Ring&, SpliceSend& s) { *static_cast<bool*>(s.context) = true; };
-  splice.start(*ring, file.get(), 0, 10, pipe_read.get(), pipe_write.get(), pair.server.get());
-  while (!done)
-    REQUIRE(ring->run_once().has_value());
-  REQUIRE_FALSE(splice.result());
-  CHECK(splice.result().error().message().find("no progress after 3 of 10") != std::string::npos);
-}
-
 TEST_CASE("ring: a timeout fires after its delay, and a cancelled one stops early") {
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
@@ -382,6 +270,7 @@ TEST_CASE("ring: wake() from another thread makes run_once return") {
   Op cancel;
   ring->cancel(cancel.c, guard.c);
   run_until(*ring, guard);
+  run_until(*ring, cancel);  // both idle before they go (ring.h, Lifetime)
 }
 
 TEST_CASE("ring: callbacks run after reaping, so a callback can enqueue the next op") {
