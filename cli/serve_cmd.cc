@@ -1,4 +1,5 @@
-// ringlog serve: the line-protocol server in front of an Engine on the data directory.
+// ringlog serve: the server (line protocol, and Kafka's wire protocol on a second listener) in
+// front of an Engine on the data directory.
 // SIGINT/SIGTERM stop it cleanly: the server finishes in-flight work, then the engine syncs,
 // writes its checkpoint and clean-shutdown marker, and releases the directory.
 #include <pthread.h>
@@ -16,6 +17,8 @@
 namespace ringlog::cli {
 namespace {
 
+constexpr std::string_view kDefaultKafkaListen = "127.0.0.1:9092";
+
 struct ServeOptions {
   std::string listen = std::string(kDefaultListen);
   std::string durability = "always";
@@ -30,6 +33,9 @@ struct ServeOptions {
   unsigned workers = 2;
   bool no_auto_create = false;
   std::int32_t default_partitions = 1;
+  std::string kafka_listen = std::string(kDefaultKafkaListen);
+  std::string kafka_advertise;
+  std::string kafka_max_frame = "100MiB";
   std::string config_file;
 };
 
@@ -97,6 +103,13 @@ EngineOptions engine_options(const CommonOptions& common, const ServeOptions& o)
 protocol::ServerOptions server_options(const ServeOptions& o) {
   protocol::ServerOptions s;
   s.listen = o.listen;
+  s.kafka_listen = o.kafka_listen == "off" ? "" : o.kafka_listen;
+  s.kafka_advertise = o.kafka_advertise;
+  s.kafka_max_frame_bytes = size_or_usage(o.kafka_max_frame, "--kafka-max-frame");
+  if (s.kafka_max_frame_bytes < 64 || s.kafka_max_frame_bytes > 0x7fffffff) {
+    fail_usage("--kafka-max-frame must be between 64B and 2GiB - 1");
+  }
+  s.default_partitions = o.default_partitions;
   s.max_connections = o.max_connections;
   s.limits.max_message_bytes = size_or_usage(o.max_message_size, "--max-message-size");
   s.limits.max_batch_bytes = size_or_usage(o.max_request_size, "--max-request-size");
@@ -118,7 +131,7 @@ sigset_t block_stop_signals() {
   return set;
 }
 
-void run_serve(const CommonOptions& common, const ServeOptions& options) {
+void run_serve(const CommonOptions& common, const ServeOptions& options, bool kafka_default) {
   EngineOptions eo = engine_options(common, options);
   protocol::ServerOptions so = server_options(options);
   sigset_t signals = block_stop_signals();
@@ -134,12 +147,29 @@ void run_serve(const CommonOptions& common, const ServeOptions& options) {
     fail_with(engine.error(), "open " + common.data_dir);
   }
   auto server = protocol::Server::create(**engine, so);
+  if (!server && kafka_default) {
+    // The default Kafka port is taken (a Kafka broker, another ringlog): serve without it rather
+    // than not at all. An explicit --kafka-listen that cannot be bound is an error.
+    std::fprintf(stderr,
+                 "ringlog serve: warning: cannot listen for Kafka on %s (%s): Kafka listener "
+                 "off (choose another with --kafka-listen)\n",
+                 so.kafka_listen.c_str(), server.error().to_string().c_str());
+    so.kafka_listen.clear();
+    server = protocol::Server::create(**engine, so);
+  }
   if (!server) {
     (void)(*engine)->close();
-    fail_with(server.error(), "listen on " + options.listen);
+    fail_with(server.error(), "listen on " + options.listen +
+                                  (so.kafka_listen.empty() ? "" : " and " + so.kafka_listen));
   }
-  std::fprintf(stderr, "ringlog serve: listening on %s, data in %s\n", (*server)->address().c_str(),
-               common.data_dir.c_str());
+  // Scripts and tests read the line address from the text between "listening on " and ",".
+  std::string kafka = "Kafka off";
+  if (!(*server)->kafka_address().empty()) {
+    kafka = "Kafka on " + (*server)->kafka_address() + " (advertised as " +
+            (*server)->kafka_advertised() + ")";
+  }
+  std::fprintf(stderr, "ringlog serve: listening on %s, %s, data in %s\n",
+               (*server)->address().c_str(), kafka.c_str(), common.data_dir.c_str());
   protocol::Server* raw = server->get();
   std::thread waiter([&signals, raw] {
     int sig = 0;
@@ -161,13 +191,24 @@ void run_serve(const CommonOptions& common, const ServeOptions& options) {
 
 void add_serve_command(CLI::App& app, CommonOptions& common) {
   auto options = std::make_shared<ServeOptions>();
-  CLI::App* cmd = app.add_subcommand("serve", "run the server (line protocol) on a data directory");
+  CLI::App* cmd =
+      app.add_subcommand("serve", "run the server (line protocol and Kafka) on a data directory");
   cmd->add_option("--config", options->config_file,
                   "read settings from an INI or TOML file: keys are option names (listen = "
                   "\"0.0.0.0:8123\"), optionally under [serve]; the command line wins")
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", common.data_dir, "data directory (default ./ringlog-data)");
   cmd->add_option("--listen", options->listen, "ADDR:PORT to listen on (default 127.0.0.1:8123)");
+  CLI::Option* kafka_listen = cmd->add_option(
+      "--kafka-listen", options->kafka_listen,
+      "ADDR:PORT for Kafka clients (default 127.0.0.1:9092, skipped with a warning if taken); "
+      "off: no Kafka listener");
+  cmd->add_option("--kafka-advertise", options->kafka_advertise,
+                  "HOST:PORT Kafka clients are told to connect to (default: the Kafka listen "
+                  "address, or this machine's hostname when listening on 0.0.0.0)");
+  cmd->add_option("--kafka-max-frame", options->kafka_max_frame,
+                  "largest Kafka request accepted (100MiB); larger ones close the connection")
+      ->check(size_validator());
   cmd->add_option("--durability", options->durability,
                   "when appends are acknowledged: always (fsync, default), interval=MS or never");
   cmd->add_option("--segment-size", options->segment_size, "segment file size (default 1GiB)")
@@ -178,9 +219,10 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
                   "keep at most this much per partition, e.g. 10GiB (default unlimited)")
       ->check(size_validator());
   cmd->add_option("--default-partitions", options->default_partitions,
-                  "partitions of auto-created topics (default 1)");
+                  "partitions of auto-created topics, by either protocol (default 1)");
   cmd->add_flag("--no-auto-create", options->no_auto_create,
-                "appends to unknown topics fail instead of creating them");
+                "appends (and Kafka Metadata requests) to unknown topics fail instead of "
+                "creating them");
   cmd->add_option("--max-connections", options->max_connections, "default 1024");
   cmd->add_option("--max-message-size", options->max_message_size, "largest put body (1MiB)")
       ->check(size_validator());
@@ -196,12 +238,13 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
   set_example(*cmd,
               "  ringlog serve --data /var/lib/ringlog --listen 0.0.0.0:8123 "
               "--durability interval=100\n"
+              "  ringlog serve --kafka-listen 0.0.0.0:9092 --kafka-advertise broker1.lan:9092\n"
               "  ringlog serve --config ringlog.toml   # e.g. listen = \"0.0.0.0:8123\"\n");
   cmd->preparse_callback([&common](std::size_t) { common.log_level = "info"; });
-  cmd->callback([cmd, options, &common] {
+  cmd->callback([cmd, options, &common, kafka_listen] {
     if (!options->config_file.empty()) apply_config_file(*cmd, options->config_file);
     apply_log_level(common);
-    run_serve(common, *options);
+    run_serve(common, *options, kafka_listen->count() == 0);
   });
 }
 

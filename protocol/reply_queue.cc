@@ -1,12 +1,23 @@
 #include "protocol/reply_queue.h"
 
+#include <algorithm>
+#include <string_view>
+
 #include "io/assert.h"
 
 namespace ringlog::protocol {
 
 namespace {
 constexpr char kCrlf[] = "\r\n";
+
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return std::as_bytes(std::span(text.data(), text.size()));
 }
+
+bool is_frame(const Reply& reply) {
+  return !reply.frame.bytes.empty();
+}
+}  // namespace
 
 std::uint64_t ReplyQueue::reserve() {
   slots_.emplace_back();
@@ -15,12 +26,14 @@ std::uint64_t ReplyQueue::reserve() {
 
 void ReplyQueue::fill(std::uint64_t seq, Reply reply) {
   RINGLOG_ASSERT(seq >= first_seq_ && seq < first_seq_ + slots_.size());
+  RINGLOG_ASSERT(!is_frame(reply) || (reply.head.empty() && reply.file.length == 0));
   Slot& slot = slots_[seq - first_seq_];
   RINGLOG_ASSERT(!slot.filled);
   slot.filled = true;
   slot.reply = std::move(reply);
-  unsent_bytes_ += phase_bytes(slot, Phase::kHead) + phase_bytes(slot, Phase::kFile) +
-                   phase_bytes(slot, Phase::kTail);
+  const std::size_t pieces = piece_count(slot.reply);
+  for (std::size_t i = 0; i < pieces; ++i)
+    unsent_bytes_ += piece(slot.reply, i).size();
 }
 
 bool ReplyQueue::is_filled(std::uint64_t seq) const {
@@ -29,27 +42,34 @@ bool ReplyQueue::is_filled(std::uint64_t seq) const {
   return slots_[seq - first_seq_].filled;
 }
 
-std::uint64_t ReplyQueue::phase_bytes(const Slot& slot, Phase phase) noexcept {
-  switch (phase) {
-    case Phase::kHead:
-      return slot.reply.head.size();
-    case Phase::kFile:
-      return slot.reply.file.length;
-    case Phase::kTail:
-      return slot.reply.file.length > 0 ? 2 : 0;
+std::size_t ReplyQueue::piece_count(const Reply& reply) noexcept {
+  if (is_frame(reply)) return 2 * reply.frame.splices.size() + 1;
+  return reply.file.length > 0 ? 3 : 1;
+}
+
+ReplyQueue::Piece ReplyQueue::piece(const Reply& reply, std::size_t index) noexcept {
+  if (!is_frame(reply)) {
+    if (index == 0) return {bytes_of(reply.head), nullptr};
+    if (index == 1) return {{}, &reply.file};
+    return {bytes_of(std::string_view(kCrlf, 2)), nullptr};
   }
-  return 0;
+  const auto& splices = reply.frame.splices;
+  const std::size_t k = index / 2;
+  if (index % 2 == 1) return {{}, &splices[k].slice};
+  const std::size_t begin = k == 0 ? 0 : splices[k - 1].at;
+  const std::size_t end = k < splices.size() ? splices[k].at : reply.frame.bytes.size();
+  return {std::span<const std::byte>(reply.frame.bytes).subspan(begin, end - begin), nullptr};
 }
 
 void ReplyQueue::settle_front() {
   while (!slots_.empty() && slots_.front().filled) {
     Slot& slot = slots_.front();
-    if (slot.done < phase_bytes(slot, slot.phase)) return;
-    if (slot.phase != Phase::kTail) {
-      slot.phase = slot.phase == Phase::kHead ? Phase::kFile : Phase::kTail;
+    const std::size_t pieces = piece_count(slot.reply);
+    while (slot.piece < pieces && slot.done >= piece(slot.reply, slot.piece).size()) {
+      ++slot.piece;
       slot.done = 0;
-      continue;
     }
+    if (slot.piece < pieces) return;
     if (slot.reply.close_after) close_now_ = true;
     slots_.pop_front();
     ++first_seq_;
@@ -62,28 +82,22 @@ ReplyQueue::Next ReplyQueue::next() {
   iov_.clear();
   for (std::size_t i = 0; i < slots_.size() && slots_[i].filled; ++i) {
     const Slot& slot = slots_[i];
-    const Reply& reply = slot.reply;
-    Phase phase = i == 0 ? slot.phase : Phase::kHead;
-    std::uint64_t done = i == 0 ? slot.done : 0;
-    if (phase == Phase::kHead) {
-      if (done < reply.head.size()) {
-        iov_.push_back({const_cast<char*>(reply.head.data()) + done, reply.head.size() - done});
+    const std::size_t pieces = piece_count(slot.reply);
+    for (std::size_t p = i == 0 ? slot.piece : 0; p < pieces; ++p) {
+      const std::uint64_t done = i == 0 && p == slot.piece ? slot.done : 0;
+      const Piece part = piece(slot.reply, p);
+      if (part.size() <= done) continue;
+      if (part.file != nullptr) {
+        if (!iov_.empty()) return {NextKind::kBytes, iov_, {}};
+        FileSlice rest = *part.file;
+        rest.position += done;
+        rest.length -= static_cast<std::uint32_t>(done);
+        return {NextKind::kFile, {}, std::move(rest)};
       }
-      phase = Phase::kFile;
-      done = 0;
+      if (iov_.size() == kMaxIov) return {NextKind::kBytes, iov_, {}};
+      iov_.push_back({const_cast<std::byte*>(part.bytes.data()) + done, part.bytes.size() - done});
     }
-    if (phase == Phase::kFile && reply.file.length > 0) {
-      if (!iov_.empty()) break;
-      FileSlice rest = reply.file;
-      rest.position += done;
-      rest.length -= static_cast<std::uint32_t>(done);
-      return {NextKind::kFile, {}, std::move(rest)};
-    }
-    if (phase == Phase::kFile) done = 0;
-    if (reply.file.length > 0 && done < 2) {
-      iov_.push_back({const_cast<char*>(kCrlf) + done, 2 - done});
-    }
-    if (reply.close_after || iov_.size() + 2 > kMaxIov) break;
+    if (slot.reply.close_after || iov_.size() + 2 > kMaxIov) break;
   }
   if (iov_.empty()) return {};
   return {NextKind::kBytes, iov_, {}};
@@ -93,13 +107,12 @@ void ReplyQueue::sent(std::uint64_t bytes) {
   RINGLOG_ASSERT(bytes <= unsent_bytes_);
   unsent_bytes_ -= bytes;
   while (bytes > 0) {
-    RINGLOG_ASSERT(!slots_.empty() && slots_.front().filled);
     settle_front();
+    RINGLOG_ASSERT(!slots_.empty() && slots_.front().filled);
     Slot& slot = slots_.front();
-    const std::uint64_t n = std::min(bytes, phase_bytes(slot, slot.phase) - slot.done);
+    const std::uint64_t n = std::min(bytes, piece(slot.reply, slot.piece).size() - slot.done);
     slot.done += n;
     bytes -= n;
-    settle_front();
   }
   settle_front();
 }

@@ -4,8 +4,11 @@
 // Each request reserves a slot when it is parsed; its reply fills the slot later. The sender asks
 // `next()` what to transmit - the bytes of the ready replies at the head gathered into iovecs,
 // or a file range to splice zero-copy, or "close" - and reports with `sent()` how much went out.
-// A reply is `head` bytes, then optionally a file range (a FileSlice from Engine::fetch), then
-// "\r\n" after the file range.
+// A reply is either a line-protocol reply - `head` bytes, then optionally a file range (a
+// FileSlice from Engine::fetch), then "\r\n" after the file range - or a binary frame (the Kafka
+// protocol): bytes with any number of file ranges spliced between them, sent exactly as they are.
+// A reply with nothing in it completes its slot without sending anything (Kafka acks=0); one
+// with only close_after closes the connection once the replies before it are sent.
 //
 // Threading: one thread (the connection's event loop). Nothing here does I/O.
 #pragma once
@@ -21,11 +24,14 @@
 
 #include <ringlog/engine.h>
 
+#include "protocol/kafka/wire.h"
+
 namespace ringlog::protocol {
 
 struct Reply {
   std::string head;
   FileSlice file;            // file.length == 0: no file part
+  kafka::OutFrame frame;     // a binary reply; REQUIRES (asserted): head and file empty then
   bool close_after = false;  // close the connection once this reply is sent (quit, lost framing)
 };
 
@@ -36,7 +42,7 @@ class ReplyQueue {
   enum class NextKind : std::uint8_t {
     kNothing,  // the head reply is not ready (or there is none)
     kBytes,    // send `iov` (one or more ready replies' bytes, stopping before a file part)
-    kFile,     // splice `file` (the remaining part of the head reply's file range)
+    kFile,     // splice `file` (the remaining part of the head reply's next file range)
     kClose,    // every reply up to one with close_after has been sent: close the connection
   };
   struct Next {
@@ -62,15 +68,22 @@ class ReplyQueue {
   bool empty() const noexcept { return slots_.empty(); }
 
  private:
-  enum class Phase : std::uint8_t { kHead, kFile, kTail };
+  // A reply is a sequence of pieces, each bytes or a file range: a line reply is head, file,
+  // "\r\n" (the last two only with a file); a frame is bytes, file, bytes, ..., bytes.
+  struct Piece {
+    std::span<const std::byte> bytes;
+    const FileSlice* file = nullptr;
+    std::uint64_t size() const noexcept { return file != nullptr ? file->length : bytes.size(); }
+  };
   struct Slot {
     bool filled = false;
-    Phase phase = Phase::kHead;
-    std::uint64_t done = 0;  // bytes of the current phase already sent
+    std::size_t piece = 0;   // the piece being sent
+    std::uint64_t done = 0;  // bytes of that piece already sent
     Reply reply;
   };
-  static std::uint64_t phase_bytes(const Slot& slot, Phase phase) noexcept;
-  // Moves the head slot's cursor to its next phase with bytes, popping it when it is done.
+  static std::size_t piece_count(const Reply& reply) noexcept;
+  static Piece piece(const Reply& reply, std::size_t index) noexcept;
+  // Moves the head slot's cursor to its next piece with bytes, popping it when it is done.
   void settle_front();
 
   std::deque<Slot> slots_;

@@ -1,6 +1,7 @@
 // The server's event loop: accepting, reading, sending (bytes and zero-copy splices), the
 // mailbox from other threads, timers for long polls and idle connections, and shutdown.
-// What each command does is in server_commands.cc.
+// What each line-protocol command does is in server_commands.cc; Kafka connections and the
+// Broker's hooks are in server_kafka.cc.
 #include "protocol/server.h"
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@ namespace {
 
 constexpr auto kIdleSweepInterval = std::chrono::seconds(1);
 constexpr auto kMaxTickInterval = std::chrono::milliseconds(500);
+constexpr std::size_t kKafkaRecvBytes = 64 << 10;
 
 Connection& conn_of(Completion& c) {
   return *static_cast<Connection*>(c.context);
@@ -63,12 +65,19 @@ void Mailbox::wake_once() noexcept {
   ring_.wake();
 }
 
+void Mailbox::post(Task task) {
+  std::lock_guard lock(mu_);
+  tasks_.push_back(std::move(task));
+  wake_once();
+}
+
 void Mailbox::take(std::vector<AppendDone>& appends, std::vector<Delivery>& deliveries,
-                   std::vector<Visible>& visible) {
+                   std::vector<Visible>& visible, std::vector<Task>& tasks) {
   std::lock_guard lock(mu_);
   appends.swap(appends_);
   deliveries.swap(deliveries_);
   visible.swap(visible_);
+  tasks.swap(tasks_);
   posted_ = false;
 }
 
@@ -89,6 +98,15 @@ const std::string& Server::address() const noexcept {
 std::uint16_t Server::port() const noexcept {
   return impl_->port();
 }
+const std::string& Server::kafka_address() const noexcept {
+  return impl_->kafka_address();
+}
+std::uint16_t Server::kafka_port() const noexcept {
+  return impl_->kafka_port();
+}
+const std::string& Server::kafka_advertised() const noexcept {
+  return impl_->kafka_advertised();
+}
 Status Server::run() {
   return impl_->run();
 }
@@ -103,13 +121,19 @@ Server::Impl::Impl(Engine& engine, ServerOptions options)
     : engine_(engine), options_(std::move(options)) {}
 
 Server::Impl::~Impl() {
-  pool_.reset();  // runs the remaining tasks, which only post to the mailbox
+  pool_.reset();  // runs the remaining tasks, which only post to the mailbox (and wake the ring)
+  // Takes back any op still in flight (run() ended on an error) without running its callback,
+  // before the Completions of the connections, listeners and timers are destroyed.
+  ring_.reset();
+  mailbox_.reset();  // tasks never run hold replies for the Broker: drop them before it
+  broker_.reset();
   for (auto& conn : connections_) {
     if (conn->fd >= 0) ::close(conn->fd);
     if (conn->pipe_read >= 0) ::close(conn->pipe_read);
     if (conn->pipe_write >= 0) ::close(conn->pipe_write);
   }
-  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (line_.fd >= 0) ::close(line_.fd);
+  if (kafka_.fd >= 0) ::close(kafka_.fd);
 }
 
 Status Server::Impl::init() {
@@ -123,26 +147,37 @@ Status Server::Impl::init() {
   auto ring = Ring::create(entries);
   if (!ring) return std::unexpected(ring.error());
   ring_ = std::move(*ring);
-  auto where = parse_address(options_.listen);
-  if (!where) return std::unexpected(where.error());
-  auto fd = listen_on(*where, 1024);
-  if (!fd) return std::unexpected(fd.error());
-  auto bound = local_address(fd->get());
-  if (!bound) return std::unexpected(bound.error());
-  address_ = bound->to_string();
-  port_ = bound->port();
-  listen_fd_ = fd->release();
+  if (auto ok = init_listener(line_, options_.listen, Wire::kLine); !ok) return ok;
   mailbox_ = std::make_unique<Mailbox>(*ring_);
   pool_ = std::make_unique<WorkerPool>(options_.worker_threads);
-  accept_op_.callback = &Impl::on_accept;
-  accept_op_.context = this;
+  if (!options_.kafka_listen.empty()) {
+    if (auto ok = init_listener(kafka_, options_.kafka_listen, Wire::kKafka); !ok) return ok;
+    if (auto ok = init_kafka(); !ok) return ok;
+  }
   tick_op_.callback = &Impl::on_tick;
   tick_op_.context = this;
   cancel_tick_op_.callback = [](Ring&, Completion& c) {
     static_cast<Impl*>(c.context)->cancelling_tick_ = false;
   };
   cancel_tick_op_.context = this;
-  cancel_accept_op_.callback = [](Ring&, Completion&) {};
+  return {};
+}
+
+Status Server::Impl::init_listener(Listener& listener, const std::string& where, Wire wire) {
+  auto address = parse_address(where);
+  if (!address) return std::unexpected(address.error());
+  auto fd = listen_on(*address, 1024);
+  if (!fd) return std::unexpected(fd.error());
+  auto bound = local_address(fd->get());
+  if (!bound) return std::unexpected(bound.error());
+  listener.server = this;
+  listener.wire = wire;
+  listener.address = bound->to_string();
+  listener.port = bound->port();
+  listener.fd = fd->release();
+  listener.accept_op.callback = &Impl::on_accept;
+  listener.accept_op.context = &listener;
+  listener.cancel_op.callback = [](Ring&, Completion&) {};
   return {};
 }
 
@@ -166,6 +201,11 @@ ServerStats Server::Impl::stats() const {
   s.bytes_out = stats_.bytes_out.load();
   s.long_polls = stats_.long_polls.load();
   s.idle_closed = stats_.idle_closed.load();
+  s.kafka_connections_total = stats_.kafka_connections_total.load();
+  s.kafka_requests = stats_.kafka_requests.load();
+  s.kafka_closed = stats_.kafka_closed.load();
+  s.kafka_parked_fetches = stats_.kafka_parked_fetches.load();
+  s.timer_ticks = stats_.timer_ticks.load();
   return s;
 }
 
@@ -174,21 +214,35 @@ Status Server::Impl::run() {
   // returns, so the listener reaches the server through a gate that outlives it.
   listener_gate_ = std::make_shared<ListenerGate>();
   listener_gate_->impl = this;
-  engine_.set_visibility_listener(
-      [gate = listener_gate_](std::string_view topic, std::int32_t partition, std::int64_t hw) {
-        std::lock_guard lock(gate->mu);
-        if (gate->impl == nullptr || gate->impl->waiter_count_.load() == 0) return;
-        gate->impl->mailbox_->post(Visible{std::string(topic), partition, hw});
-      });
-  RINGLOG_INFO("server: listening on %s", address_.c_str());
-  arm_accept();
+  engine_.set_visibility_listener([gate = listener_gate_](std::string_view topic,
+                                                          std::int32_t partition, std::int64_t hw) {
+    std::lock_guard lock(gate->mu);
+    Impl* impl = gate->impl;
+    if (impl == nullptr || (impl->waiter_count_.load() == 0 && !impl->kafka_wants_visibility())) {
+      return;
+    }
+    impl->mailbox_->post(Visible{std::string(topic), partition, hw});
+  });
+  RINGLOG_INFO("server: listening on %s", line_.address.c_str());
+  if (kafka_.fd >= 0) {
+    RINGLOG_INFO("server: Kafka listening on %s (advertised as %s)", kafka_.address.c_str(),
+                 kafka_advertised_.c_str());
+  }
+  arm_accept(line_);
+  arm_accept(kafka_);
   arm_tick(kMaxTickInterval);
   Status status;
   for (;;) {
     if (stop_requested_.load() && !shutting_down_) begin_shutdown();
     drain_mailbox();
+    pump_kafka_ready();
     free_dead();
-    if (shutting_down_ && open_connections_ == 0 && !accepting_ && appends_pending_ == 0) break;
+    if (shutting_down_ && open_connections_ == 0 && !accepting() && appends_pending_ == 0 &&
+        !kafka_busy()) {
+      break;
+    }
+    schedule_kafka_tick();
+    if (broker_) stats_.kafka_parked_fetches = broker_->parked_fetches();
     auto turned = ring_->run_once(/*wait=*/true);
     if (!turned) {
       status = std::unexpected(turned.error());
@@ -213,8 +267,11 @@ void Server::Impl::begin_shutdown() {
   shutting_down_ = true;
   shutdown_deadline_ = Clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
   RINGLOG_INFO("server: shutting down (%zu connections)", open_connections_);
-  if (accepting_) ring_->cancel(cancel_accept_op_, accept_op_);
+  for (Listener* listener : {&line_, &kafka_}) {
+    if (listener->accepting) ring_->cancel(listener->cancel_op, listener->accept_op);
+  }
   expire_waiters(Clock::now(), /*all=*/true);
+  if (broker_) broker_->release_parked();
   for (auto& conn : connections_) {
     if (conn->fd < 0 || conn->closing) continue;
     conn->read_closed = true;
@@ -225,15 +282,25 @@ void Server::Impl::begin_shutdown() {
 
 // ---- accepting ----------------------------------------------------------------------------------
 
-void Server::Impl::arm_accept() {
-  if (accepting_ || shutting_down_) return;
-  accepting_ = true;
-  ring_->accept(accept_op_, listen_fd_);
+void Server::Impl::arm_accept(Listener& listener) {
+  if (listener.fd < 0 || listener.accepting || shutting_down_) return;
+  listener.accepting = true;
+  ring_->accept(listener.accept_op, listener.fd);
+}
+
+void Server::Impl::resume_accepts() {
+  for (Listener* listener : {&line_, &kafka_}) {
+    if (listener->paused && !shutting_down_) {
+      listener->paused = false;
+      arm_accept(*listener);
+    }
+  }
 }
 
 void Server::Impl::on_accept(Ring&, Completion& c) {
-  Impl& self = *static_cast<Impl*>(c.context);
-  self.accepting_ = false;
+  Listener& listener = *static_cast<Listener*>(c.context);
+  Impl& self = *listener.server;
+  listener.accepting = false;
   auto fd = c.result();
   if (self.shutting_down_) {
     if (fd) ::close(static_cast<int>(*fd));
@@ -241,17 +308,19 @@ void Server::Impl::on_accept(Ring&, Completion& c) {
   }
   if (!fd) {
     RINGLOG_WARN("server: accept: %s", fd.error().to_string().c_str());
-    self.accept_paused_ = true;  // retried by the tick (EMFILE must not spin)
+    listener.paused = true;  // retried by the tick (EMFILE must not spin)
     return;
   }
-  self.open_connection(static_cast<int>(*fd));
-  self.arm_accept();
+  self.open_connection(static_cast<int>(*fd), listener.wire);
+  self.arm_accept(listener);
 }
 
-void Server::Impl::open_connection(int fd) {
+void Server::Impl::open_connection(int fd, Wire wire) {
   if (open_connections_ >= options_.max_connections) {
+    // A Kafka client has no way to read a reason: it just sees the connection close.
     static constexpr char kBusy[] = "error 503 too many connections\r\n";
-    (void)!::send(fd, kBusy, sizeof(kBusy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (wire == Wire::kLine)
+      (void)!::send(fd, kBusy, sizeof(kBusy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     ::close(fd);
     ++stats_.connections_rejected;
     return;
@@ -263,13 +332,15 @@ void Server::Impl::open_connection(int fd) {
     free_slots_.pop_back();
   } else {
     slot = static_cast<std::uint32_t>(connections_.size());
-    connections_.push_back(std::make_unique<Connection>(options_.limits));
+    connections_.push_back(
+        std::make_unique<Connection>(options_.limits, options_.kafka_max_frame_bytes));
     generations_.push_back(0);
   }
   Connection* conn = connections_[slot].get();
   conn->server = this;
   conn->id = (std::uint64_t{++generations_[slot]} << 32) | slot;
   conn->fd = fd;
+  conn->wire = wire;
   conn->last_active = Clock::now();
   conn->recv_op.context = conn;
   conn->send_op.context = conn;
@@ -280,6 +351,7 @@ void Server::Impl::open_connection(int fd) {
   ++open_connections_;
   ++stats_.connections;
   ++stats_.connections_total;
+  if (wire == Wire::kKafka) ++stats_.kafka_connections_total;
   arm_recv(*conn);
 }
 
@@ -299,7 +371,8 @@ bool Server::Impl::blocked(const Connection& conn) const noexcept {
 
 void Server::Impl::arm_recv(Connection& conn) {
   if (conn.reading || conn.peer_eof || conn.read_closed || conn.closing || blocked(conn)) return;
-  std::span<std::byte> space = conn.parser.prepare();
+  std::span<std::byte> space =
+      conn.wire == Wire::kKafka ? conn.frames.prepare(kKafkaRecvBytes) : conn.parser.prepare();
   if (space.empty()) return;
   conn.reading = true;
   ++conn.ops_in_flight;
@@ -316,6 +389,10 @@ void Server::Impl::on_recv(Ring&, Completion& c) {
   if (!n) return self.close_connection(conn);
   if (*n == 0) {
     conn.peer_eof = true;  // answer what was asked, then close
+  } else if (conn.wire == Wire::kKafka) {
+    conn.frames.commit(static_cast<std::size_t>(*n));
+    self.stats_.bytes_in += *n;
+    conn.last_active = Clock::now();
   } else {
     conn.parser.commit(static_cast<std::size_t>(*n));
     self.stats_.bytes_in += *n;
@@ -326,7 +403,11 @@ void Server::Impl::on_recv(Ring&, Completion& c) {
 
 void Server::Impl::pump(Connection& conn) {
   if (conn.closing) return;
-  process(conn);
+  if (conn.wire == Wire::kKafka) {
+    process_kafka(conn);
+  } else {
+    process(conn);
+  }
   if (conn.closing) return;
   pump_send(conn);
   if (conn.closing) return;
@@ -435,7 +516,7 @@ void Server::Impl::free_dead() {
     // The memory is kept for the next connection in this slot: the Ring may still hold a
     // pointer to one of its Completions (its last enqueued op), so it must stay readable.
     std::destroy_at(conn);
-    std::construct_at(conn, options_.limits);
+    std::construct_at(conn, options_.limits, options_.kafka_max_frame_bytes);
     free_slots_.push_back(slot);
     --open_connections_;
     --stats_.connections;
@@ -447,16 +528,21 @@ void Server::Impl::free_dead() {
 
 void Server::Impl::drain_mailbox() {
   // The vectors go back and forth with the mailbox's, so their capacity is reused.
-  mailbox_->take(mail_appends_, mail_deliveries_, mail_visible_);
+  mailbox_->take(mail_appends_, mail_deliveries_, mail_visible_, mail_tasks_);
   for (AppendDone& done : mail_appends_)
     on_append_done(done);
   for (Delivery& delivery : mail_deliveries_)
     on_delivery(delivery);
-  for (const Visible& v : mail_visible_)
+  for (const Visible& v : mail_visible_) {
     on_visible(v);
+    kafka_visible(v);
+  }
+  for (Task& task : mail_tasks_)
+    task();
   mail_appends_.clear();
   mail_deliveries_.clear();
   mail_visible_.clear();
+  mail_tasks_.clear();
 }
 
 void Server::Impl::arm_tick(Clock::duration after) {
@@ -479,12 +565,11 @@ void Server::Impl::on_tick(Ring&, Completion& c) {
 }
 
 void Server::Impl::tick() {
+  ++stats_.timer_ticks;
   const Clock::time_point now = Clock::now();
   expire_waiters(now, /*all=*/false);
-  if (accept_paused_ && !shutting_down_) {
-    accept_paused_ = false;
-    arm_accept();
-  }
+  kafka_tick();
+  resume_accepts();
   if (now - last_idle_sweep_ >= kIdleSweepInterval) {
     last_idle_sweep_ = now;
     const auto idle = std::chrono::milliseconds(options_.idle_timeout_ms);
@@ -502,6 +587,7 @@ void Server::Impl::tick() {
   Clock::duration next = kMaxTickInterval;
   for (const Waiter& w : waiters_)
     next = std::min<Clock::duration>(next, w.deadline - now);
+  if (auto deadline = kafka_deadline()) next = std::min<Clock::duration>(next, *deadline - now);
   arm_tick(std::max<Clock::duration>(next, std::chrono::milliseconds(1)));
 }
 

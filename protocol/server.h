@@ -1,5 +1,8 @@
-// The line protocol server (docs/protocol.md): one io_uring event loop for the network in front
-// of an Engine.
+// The server: one io_uring event loop for the network in front of an Engine, speaking the line
+// protocol (docs/protocol.md) on `listen` and, when `kafka_listen` is set, Kafka's wire protocol
+// (docs/kafka.md, protocol/kafka/) on a second listener. Both share the loop, the worker pool
+// and the Engine: what one protocol writes the other reads, and a long poll of either wakes on
+// appends from both.
 //
 //   auto server = Server::create(*engine, {.listen = "127.0.0.1:8123"});   // binds and listens
 //   std::thread loop([&] { (void)(*server)->run(); });
@@ -17,8 +20,11 @@
 //
 // Replies leave each connection in request order (ReplyQueue). A connection whose unsent replies
 // exceed max_buffered_bytes, or which has max_pending_requests outstanding, is not read until
-// they drain (backpressure). Bad input gets an error line; where framing is lost the connection
-// is closed after the error. Other connections are never affected.
+// they drain (backpressure); this holds for both protocols, and max_connections counts both.
+// Bad input gets an error line; where framing is lost the connection is closed after the error.
+// A bad Kafka frame (negative size, above kafka_max_frame_bytes, malformed, unknown API or
+// version) closes its connection once the replies before it are sent, as Kafka does. Other
+// connections are never affected.
 //
 // Lifetime: the Engine must outlive the Server. run() may be called once.
 // Threading: run() on one thread; stop() and stats() from any thread (stop() is
@@ -50,6 +56,15 @@ struct ServerOptions {
   unsigned worker_threads = 2;                // for engine calls that may block
   unsigned ring_entries = 1024;
   std::uint32_t shutdown_grace_ms = 10'000;  // stop(): time allowed to finish in-flight work
+
+  // Kafka. "" (the default here; `ringlog serve` listens on 127.0.0.1:9092): no Kafka listener.
+  std::string kafka_listen;
+  // What Metadata and FindCoordinator tell clients to connect to: "HOST:PORT" or "HOST" (the
+  // bound port). "": the bound address, or the machine's hostname when bound to 0.0.0.0 / ::.
+  std::string kafka_advertise;
+  std::size_t kafka_max_frame_bytes = std::size_t{100} << 20;  // Kafka's socket.request.max.bytes
+  std::int32_t default_partitions = 1;  // of topics created by Kafka Metadata requests
+  std::uint32_t kafka_group_initial_delay_ms = 1000;  // group.initial.rebalance.delay.ms
 };
 
 // Counters since the server started (a consistent-enough snapshot, for `stats` and tests).
@@ -67,6 +82,11 @@ struct ServerStats {
   std::uint64_t bytes_out = 0;
   std::uint64_t long_polls = 0;  // requests parked waiting for data
   std::uint64_t idle_closed = 0;
+  std::uint64_t kafka_connections_total = 0;  // included in connections_total
+  std::uint64_t kafka_requests = 0;           // included in requests
+  std::uint64_t kafka_closed = 0;             // connections closed for a bad Kafka frame
+  std::uint64_t kafka_parked_fetches = 0;     // Kafka long polls waiting for data now
+  std::uint64_t timer_ticks = 0;  // the loop's timer wakeups (a waiting long poll must not spin)
 };
 
 class Server {
@@ -80,6 +100,10 @@ class Server {
   // The bound address, "127.0.0.1:41234".
   const std::string& address() const noexcept;
   std::uint16_t port() const noexcept;
+  // The Kafka listener's bound address and port ("" and 0 without one), and what is advertised.
+  const std::string& kafka_address() const noexcept;
+  std::uint16_t kafka_port() const noexcept;
+  const std::string& kafka_advertised() const noexcept;
 
   // Serves until stop(): then stops accepting, stops reading, lets in-flight appends complete
   // and their replies go out (up to shutdown_grace_ms), closes every connection and returns.

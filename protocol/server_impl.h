@@ -1,5 +1,6 @@
-// Internals of the line protocol server, shared by server.cc (event loop, connections, sending,
-// long polls, shutdown) and server_commands.cc (what each command does). Not a public header.
+// Internals of the server, shared by server.cc (event loop, connections, sending, long polls,
+// shutdown), server_commands.cc (what each line-protocol command does) and server_kafka.cc (the
+// Kafka listener's connections and the Broker's hooks). Not a public header.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,8 @@
 
 #include "io/ring.h"
 #include "io/splice_send.h"
+#include "protocol/kafka/broker.h"
+#include "protocol/kafka/frame.h"
 #include "protocol/reply_queue.h"
 #include "protocol/request.h"
 #include "protocol/server.h"
@@ -26,13 +29,31 @@ namespace ringlog::protocol {
 
 using Clock = std::chrono::steady_clock;
 
+// Which listener a connection came from, and so how its bytes are read.
+enum class Wire : std::uint8_t { kLine, kKafka };
+
+// A listening socket and its accept op.
+struct Listener {
+  Server::Impl* server = nullptr;
+  Wire wire = Wire::kLine;
+  int fd = -1;
+  std::string address;  // bound, "127.0.0.1:9092"
+  std::uint16_t port = 0;
+  Completion accept_op;
+  Completion cancel_op;
+  bool accepting = false;
+  bool paused = false;  // accept failed (EMFILE...): retried on the next tick
+};
+
 // One client connection, owned by the Impl's table. `id` (generation << 32 | index) names it in
 // completions that come back after it may have been closed; those are then dropped.
 struct Connection {
   Server::Impl* server = nullptr;
   std::uint64_t id = 0;
   int fd = -1;
-  RequestParser parser;
+  Wire wire = Wire::kLine;
+  RequestParser parser;         // line connections: the receive buffer
+  kafka::FrameSplitter frames;  // Kafka connections: the receive buffer
   ReplyQueue replies;
   BatchBuilder builder;  // encodes `put` messages; its buffer is reused
 
@@ -46,6 +67,7 @@ struct Connection {
   bool read_closed = false;  // quit, lost framing or shutdown: no more requests are parsed
   bool closing = false;      // being torn down: freed once ops_in_flight reaches 0
   bool queued_for_free = false;
+  bool pump_queued = false;  // in Impl::kafka_ready_
 
   int pipe_read = -1;  // for splice file -> pipe -> socket, created on first use
   int pipe_write = -1;
@@ -69,7 +91,8 @@ struct Connection {
   };
   std::optional<Deferred> deferred;
 
-  explicit Connection(const ParserLimits& limits) : parser(limits) {}
+  Connection(const ParserLimits& limits, std::size_t max_frame_bytes)
+      : parser(limits), frames(max_frame_bytes) {}
 };
 
 // An engine append finished (on the engine's writer thread).
@@ -114,6 +137,8 @@ struct Waiter {
   Clock::time_point deadline;
 };
 
+using Task = std::function<void()>;
+
 // Handed from other threads to the loop: lock, append, wake the ring if it was empty.
 class Mailbox {
  public:
@@ -121,10 +146,11 @@ class Mailbox {
   void post(AppendDone done);
   void post(Delivery delivery);
   void post(Visible visible);
+  void post(Task task);  // the Kafka broker's (BrokerHooks::post)
   void wake_for_stop() noexcept { ring_.wake(); }
   // Swaps the queued items out (the vectors passed in must be empty).
   void take(std::vector<AppendDone>& appends, std::vector<Delivery>& deliveries,
-            std::vector<Visible>& visible);
+            std::vector<Visible>& visible, std::vector<Task>& tasks);
 
  private:
   void wake_once() noexcept;  // REQUIRES: mu_ held
@@ -134,13 +160,15 @@ class Mailbox {
   std::vector<AppendDone> appends_;
   std::vector<Delivery> deliveries_;
   std::vector<Visible> visible_;
+  std::vector<Task> tasks_;
   bool posted_ = false;
 };
 
 struct AtomicServerStats {
   std::atomic<std::uint64_t> connections{0}, connections_total{0}, connections_rejected{0},
       requests{0}, errors{0}, puts{0}, putbs{0}, gets{0}, fetches{0}, bytes_in{0}, bytes_out{0},
-      long_polls{0}, idle_closed{0};
+      long_polls{0}, idle_closed{0}, kafka_connections_total{0}, kafka_requests{0}, kafka_closed{0},
+      kafka_parked_fetches{0}, timer_ticks{0};
 };
 
 // What the engine's visibility listener holds instead of the server (see Impl::run).
@@ -159,13 +187,19 @@ class Server::Impl {
   void stop() noexcept;
   ServerStats stats() const;
 
-  const std::string& address() const noexcept { return address_; }
-  std::uint16_t port() const noexcept { return port_; }
+  const std::string& address() const noexcept { return line_.address; }
+  std::uint16_t port() const noexcept { return line_.port; }
+  const std::string& kafka_address() const noexcept { return kafka_.address; }
+  std::uint16_t kafka_port() const noexcept { return kafka_.port; }
+  const std::string& kafka_advertised() const noexcept { return kafka_advertised_; }
 
   // ---- server.cc: loop, connections, I/O ----
-  void arm_accept();
+  Status init_listener(Listener& listener, const std::string& where, Wire wire);
+  void arm_accept(Listener& listener);
+  void resume_accepts();
+  bool accepting() const noexcept { return line_.accepting || kafka_.accepting; }
   static void on_accept(Ring& ring, Completion& c);
-  void open_connection(int fd);
+  void open_connection(int fd, Wire wire);
   Connection* find(std::uint64_t id) noexcept;
   void arm_recv(Connection& conn);
   static void on_recv(Ring& ring, Completion& c);
@@ -184,6 +218,24 @@ class Server::Impl {
   void tick();
   void drain_mailbox();
   void begin_shutdown();
+
+  // ---- server_kafka.cc: the Kafka listener's connections and the Broker ----
+  Status init_kafka();
+  void process_kafka(Connection& conn);
+  void on_kafka_reply(std::uint64_t conn, std::uint64_t seq, std::uint64_t reserved_bytes,
+                      kafka::Reply reply);
+  // Pumps the Kafka connections that got replies. Replies are never pumped where they arrive:
+  // they may come from inside the Broker (a JoinGroup completing others' joins), and pumping
+  // would hand the Broker the next frames while it is still in its call.
+  void pump_kafka_ready();
+  void kafka_visible(const Visible& visible);
+  void kafka_tick();
+  // Brings the loop's timer forward to the Broker's next deadline.
+  void schedule_kafka_tick();
+  // The Broker's next deadline, which the caller (tick) arms the timer for.
+  std::optional<Clock::time_point> kafka_deadline();
+  bool kafka_wants_visibility() const noexcept;
+  bool kafka_busy() const noexcept;  // appends whose completions must come back before run() ends
 
   // ---- server_commands.cc: requests ----
   void process(Connection& conn);
@@ -213,14 +265,15 @@ class Server::Impl {
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<Mailbox> mailbox_;
   std::unique_ptr<WorkerPool> pool_;
-  int listen_fd_ = -1;
-  std::string address_;
-  std::uint16_t port_ = 0;
+  Listener line_;
+  Listener kafka_;  // fd -1 without a Kafka listener
+  std::string kafka_advertised_;
+  std::unique_ptr<kafka::Broker> broker_;   // null without a Kafka listener
+  std::vector<std::uint64_t> kafka_ready_;  // connections with new replies, see pump_kafka_ready
+  // The Broker deadline the timer is already set to fire by (schedule_kafka_tick compares, so
+  // that an unchanged deadline does not cancel and re-arm the timer on every turn of the loop).
+  std::optional<std::int64_t> kafka_timer_for_ms_;
 
-  Completion accept_op_;
-  Completion cancel_accept_op_;
-  bool accepting_ = false;
-  bool accept_paused_ = false;  // accept failed (EMFILE...): retried on the next tick
   Completion tick_op_;
   Completion cancel_tick_op_;
   bool tick_armed_ = false;
@@ -240,6 +293,7 @@ class Server::Impl {
   std::vector<AppendDone> mail_appends_;
   std::vector<Delivery> mail_deliveries_;
   std::vector<Visible> mail_visible_;
+  std::vector<Task> mail_tasks_;
 
   std::vector<Waiter> waiters_;
   std::atomic<std::size_t> waiter_count_{0};  // read by the visibility listener

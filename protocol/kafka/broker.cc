@@ -273,12 +273,36 @@ void Broker::offset_commit(const RequestHeader& header, OffsetCommitRequest requ
   });
 }
 
+// OffsetFetch with topics = null: the group's offsets grouped by topic (the engine lists them
+// sorted by topic, partition).
+OffsetFetchResponse Broker::all_committed_offsets(const std::string& group) const {
+  OffsetFetchResponse response;
+  auto offsets = engine_.list_group_offsets(group);
+  if (!offsets) {
+    response.error_code = offsets.error().code() == Errc::kInvalidArgument
+                              ? error::kInvalidGroupId
+                              : error_code_for(offsets.error());
+    return response;
+  }
+  for (GroupOffset& o : *offsets) {
+    if (response.topics.empty() || response.topics.back().name != o.topic) {
+      response.topics.push_back({o.topic, {}});
+    }
+    OffsetFetchResponse::Partition& p = response.topics.back().partitions.emplace_back();
+    p.partition_index = o.partition;
+    p.committed_offset = o.offset;
+    p.metadata = std::move(o.metadata);
+  }
+  return response;
+}
+
 void Broker::offset_fetch(const RequestHeader& header, OffsetFetchRequest request, ReplyFn& reply) {
   blocking_reply(std::move(reply), [this, header, request = std::move(request)] {
     OffsetFetchResponse response;
-    // topics == null ("all of the group's offsets") needs a listing the engine does not offer:
-    // answered with no topics, which clients treat as "nothing committed".
-    if (!request.topics) return make_response(header, response);
+    if (!request.topics) {  // v2+: every offset the group has committed
+      response = all_committed_offsets(request.group_id);
+      return make_response(header, response);
+    }
     for (const OffsetFetchRequest::Topic& t : *request.topics) {
       OffsetFetchResponse::Topic& out = response.topics.emplace_back();
       out.name = t.name;

@@ -15,13 +15,22 @@
 //   * `reply` is invoked exactly once per request, always on the loop thread (from handle()
 //     itself or from a posted task), possibly out of request order: the server keeps replies in
 //     request order (its ReplyQueue) and drops those of closed connections.
-// Lifetime: the Broker must outlive every task it gave to the hooks.
+//   * wants_visibility() may be called from any thread (the engine's visibility listener).
+// Lifetime: the Broker must outlive every task it gave to the hooks; the server keeps running
+// its loop until pending_appends() is 0, since append completions come back through hooks.post.
+//
+// Idempotent producers across restarts: the first idempotent Produce to a partition (per Broker)
+// waits while the partition's producer state is rebuilt from the tail of its log (see
+// producer_recovery.h); Produce requests for it queue behind that, in order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,7 +57,11 @@ struct BrokerOptions {
   std::int32_t default_partitions = 1;
   std::int32_t max_wait_cap_ms = 30'000;         // long polls wait at most this long
   std::size_t max_offset_metadata_bytes = 4096;  // Kafka's offset.metadata.max.bytes
-  std::int64_t first_producer_id = 0;            // InitProducerId hands out ids from here up
+  // InitProducerId hands out ids from here up. Ids must not repeat across restarts, since
+  // producer state is rebuilt from the log: the server starts from the wall clock in us.
+  std::int64_t first_producer_id = 0;
+  // How much of a partition's tail is read to rebuild its producers' state (at most).
+  std::size_t producer_recovery_bytes = std::size_t{8} << 20;
   CoordinatorOptions coordinator;
 };
 
@@ -91,6 +104,14 @@ class Broker {
   void tick(std::int64_t now_ms);
   // When tick() next has something to do.
   std::optional<std::int64_t> next_deadline_ms() const;
+  // Answers every parked long poll now, with what there is (the server is shutting down).
+  void release_parked();
+
+  // Whether a long poll is parked or reading: the server forwards visibility events (to
+  // on_visible) only then. Any thread.
+  bool wants_visibility() const noexcept { return long_polls_.load() > 0; }
+  // Engine appends whose completions have not yet come back through hooks.post.
+  std::size_t pending_appends() const noexcept { return appends_in_flight_; }
 
   std::size_t parked_fetches() const noexcept { return parked_.size(); }
   const GroupCoordinator& coordinator() const noexcept { return coordinator_; }
@@ -111,6 +132,16 @@ class Broker {
   void produce(const RequestHeader& header, ProduceRequest request, ReplyFn& reply);
   void produce_partition(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
                          ProduceRequest::Partition& partition, ProduceResponse::Partition* slot);
+  void produce_idempotent(const std::shared_ptr<ProduceCall>& call,
+                          const ProducerStateTable::Key& key, const ProducerStateTable::Batch& seq,
+                          Bytes records, ProduceResponse::Partition* slot);
+  void append(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
+              std::int32_t partition, Bytes records, ProduceResponse::Partition* slot,
+              std::optional<ProducerStateTable::Key> key, ProducerStateTable::Batch sequences);
+  // Runs `then` once the partition's producer state has been rebuilt from its log (at once if it
+  // has been; queued in order behind a rebuild in progress).
+  void with_producer_state(const std::string& topic, std::int32_t partition,
+                           std::function<void()> then);
   void fetch(const RequestHeader& header, FetchRequest request, std::int64_t now_ms,
              ReplyFn& reply);
   void run_fetch(const RequestHeader& header, FetchRequest request, ReplyFn reply,
@@ -127,6 +158,7 @@ class Broker {
   void offset_commit(const RequestHeader& header, OffsetCommitRequest request, std::int64_t now_ms,
                      ReplyFn& reply);
   void offset_fetch(const RequestHeader& header, OffsetFetchRequest request, ReplyFn& reply);
+  OffsetFetchResponse all_committed_offsets(const std::string& group) const;
   void group_request(const ParsedRequest& request, std::int64_t now_ms, ReplyFn& reply);
 
   // Runs `work` on a worker, then `reply(frame)` on the loop.
@@ -139,7 +171,13 @@ class Broker {
   ProducerStateTable producers_;
   std::int64_t next_producer_id_;
   std::vector<Parked> parked_;
-  std::uint64_t visibility_events_ = 0;  // on_visible calls so far
+  std::uint64_t visibility_events_ = 0;     // on_visible calls so far
+  std::atomic<std::size_t> long_polls_{0};  // fetches that may park, until they reply
+  std::size_t appends_in_flight_ = 0;
+
+  using PartitionKey = std::pair<std::string, std::int32_t>;
+  std::set<PartitionKey> producers_loaded_;  // partitions whose producer state was rebuilt
+  std::map<PartitionKey, std::vector<std::function<void()>>> producers_loading_;
 };
 
 // Encodes `body` as the response to `header` (header v0, or v1 for flexible non-ApiVersions).

@@ -8,6 +8,7 @@
 #include <ringlog/batch.h>
 
 #include "protocol/kafka/broker.h"
+#include "protocol/kafka/producer_recovery.h"
 
 namespace ringlog::kafka {
 
@@ -127,37 +128,55 @@ void Broker::produce_partition(const std::shared_ptr<ProduceCall>& call, const s
     slot->error_code = inspection.error_code;
     return call->finish_one();
   }
-  std::optional<ProducerStateTable::Key> key;
-  if (inspection.idempotent) {
-    key = ProducerStateTable::Key{inspection.producer_id, topic, partition.index};
-    const ProducerStateTable::Check check = producers_.check(*key, inspection.sequences);
-    switch (check.verdict) {
-      case ProducerStateTable::Verdict::kAppend:
-        break;
-      case ProducerStateTable::Verdict::kDuplicate:
-        slot->base_offset = check.base_offset;  // Kafka answers a retried batch NO_ERROR
-        return call->finish_one();
-      case ProducerStateTable::Verdict::kWaitDuplicate:
-        producers_.wait(*key, inspection.sequences,
-                        [call, slot](std::int16_t code, std::int64_t base_offset) {
-                          slot->error_code = code;
-                          slot->base_offset = base_offset;
-                          call->finish_one();
-                        });
-        return;
-      case ProducerStateTable::Verdict::kOutOfOrder:
-        slot->error_code = error::kOutOfOrderSequenceNumber;
-        return call->finish_one();
-      case ProducerStateTable::Verdict::kFencedEpoch:
-        slot->error_code = error::kInvalidProducerEpoch;
-        return call->finish_one();
-    }
+  if (!inspection.idempotent) {
+    return append(call, topic, partition.index, std::move(*partition.records), slot, std::nullopt,
+                  inspection.sequences);
   }
-  const ProducerStateTable::Batch sequences = inspection.sequences;
-  engine_.append_async(topic, partition.index, std::move(*partition.records),
+  ProducerStateTable::Key key{inspection.producer_id, topic, partition.index};
+  auto records = std::make_shared<Bytes>(std::move(*partition.records));
+  with_producer_state(topic, partition.index,
+                      [this, call, key, sequences = inspection.sequences, records, slot] {
+                        produce_idempotent(call, key, sequences, std::move(*records), slot);
+                      });
+}
+
+void Broker::produce_idempotent(const std::shared_ptr<ProduceCall>& call,
+                                const ProducerStateTable::Key& key,
+                                const ProducerStateTable::Batch& sequences, Bytes records,
+                                ProduceResponse::Partition* slot) {
+  const ProducerStateTable::Check check = producers_.check(key, sequences);
+  switch (check.verdict) {
+    case ProducerStateTable::Verdict::kAppend:
+      return append(call, key.topic, key.partition, std::move(records), slot, key, sequences);
+    case ProducerStateTable::Verdict::kDuplicate:
+      slot->base_offset = check.base_offset;  // Kafka answers a retried batch NO_ERROR
+      return call->finish_one();
+    case ProducerStateTable::Verdict::kWaitDuplicate:
+      producers_.wait(key, sequences, [call, slot](std::int16_t code, std::int64_t base_offset) {
+        slot->error_code = code;
+        slot->base_offset = base_offset;
+        call->finish_one();
+      });
+      return;
+    case ProducerStateTable::Verdict::kOutOfOrder:
+      slot->error_code = error::kOutOfOrderSequenceNumber;
+      return call->finish_one();
+    case ProducerStateTable::Verdict::kFencedEpoch:
+      slot->error_code = error::kInvalidProducerEpoch;
+      return call->finish_one();
+  }
+}
+
+void Broker::append(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
+                    std::int32_t partition, Bytes records, ProduceResponse::Partition* slot,
+                    std::optional<ProducerStateTable::Key> key,
+                    ProducerStateTable::Batch sequences) {
+  ++appends_in_flight_;
+  engine_.append_async(topic, partition, std::move(records),
                        [this, call, slot, key, sequences](Result<AppendResult> result) {
                          auto shared = std::make_shared<Result<AppendResult>>(std::move(result));
                          hooks_.post([this, call, slot, key, sequences, shared] {
+                           --appends_in_flight_;
                            if (*shared) {
                              slot->base_offset = (*shared)->first_offset;
                              if (key) producers_.complete(*key, sequences, slot->base_offset);
@@ -170,14 +189,43 @@ void Broker::produce_partition(const std::shared_ptr<ProduceCall>& call, const s
                        });
 }
 
+void Broker::with_producer_state(const std::string& topic, std::int32_t partition,
+                                 std::function<void()> then) {
+  PartitionKey where{topic, partition};
+  if (producers_loaded_.contains(where)) return then();
+  auto [it, first] = producers_loading_.try_emplace(where);
+  it->second.push_back(std::move(then));
+  if (!first) return;
+  hooks_.run_blocking([this, where] {
+    auto found = std::make_shared<std::vector<RecoveredBatch>>(recover_producer_batches(
+        engine_, where.first, where.second, options_.producer_recovery_bytes));
+    hooks_.post([this, where, found] {
+      for (const RecoveredBatch& b : *found) {
+        producers_.restore({b.producer_id, where.first, where.second}, b.batch, b.base_offset);
+      }
+      producers_loaded_.insert(where);
+      auto node = producers_loading_.extract(where);
+      for (std::function<void()>& queued : node.mapped())
+        queued();
+    });
+  });
+}
+
 // ---- Fetch -----------------------------------------------------------------------------------
 
 void Broker::fetch(const RequestHeader& header, FetchRequest request, std::int64_t now_ms,
                    ReplyFn& reply) {
   const std::int32_t wait_ms = std::clamp(request.max_wait_ms, 0, options_.max_wait_cap_ms);
-  std::optional<std::int64_t> park_until;
-  if (wait_ms > 0 && request.min_bytes > 0) park_until = now_ms + wait_ms;
-  run_fetch(header, std::move(request), std::move(reply), park_until);
+  if (wait_ms <= 0 || request.min_bytes <= 0) {
+    return run_fetch(header, std::move(request), std::move(reply), std::nullopt);
+  }
+  // Counted until it answers, so that the server forwards the visibility events it needs.
+  long_polls_.fetch_add(1);
+  ReplyFn counted = [this, reply = std::move(reply)](Reply r) {
+    long_polls_.fetch_sub(1);
+    reply(std::move(r));
+  };
+  run_fetch(header, std::move(request), std::move(counted), now_ms + wait_ms);
 }
 
 namespace {
@@ -283,6 +331,13 @@ void Broker::tick(std::int64_t now_ms) {
     due.push_back(std::move(p));
     return true;
   });
+  for (Parked& p : due)
+    run_fetch(p.header, std::move(p.request), std::move(p.reply), {});
+}
+
+void Broker::release_parked() {
+  std::vector<Parked> due = std::move(parked_);
+  parked_.clear();
   for (Parked& p : due)
     run_fetch(p.header, std::move(p.request), std::move(p.reply), {});
 }

@@ -76,6 +76,31 @@ std::string GroupCoordinator::new_member_id(std::string_view client_id) {
   return id;
 }
 
+namespace {
+
+// The value of a non-empty run of decimal digits (at most 18), or -1.
+std::int64_t digits_value(std::string_view text) {
+  if (text.empty() || text.size() > 18) return -1;
+  std::int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return -1;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+}  // namespace
+
+bool GroupCoordinator::issued_before_start(std::string_view member_id) const {
+  const std::size_t last = member_id.rfind('-');
+  if (last == std::string_view::npos || last == 0) return false;
+  const std::size_t middle = member_id.rfind('-', last - 1);
+  if (middle == std::string_view::npos) return false;
+  const std::int64_t start = digits_value(member_id.substr(last + 1));
+  const std::int64_t counter = digits_value(member_id.substr(middle + 1, last - middle - 1));
+  return counter > 0 && start >= 0 && start < options_.start_ms;
+}
+
 // The joining member must share the protocol type and at least one protocol with everyone else.
 bool GroupCoordinator::protocols_compatible(const Group& group,
                                             const JoinGroupRequest& request) const {
@@ -279,6 +304,10 @@ std::int16_t GroupCoordinator::validate_commit(std::string_view group_id,
                                                std::int32_t generation_id,
                                                std::string_view member_id, std::int64_t now_ms) {
   auto it = groups_.find(group_id);
+  const bool no_rebalance_yet = it == groups_.end() || it->second.generation == 0;
+  if (no_rebalance_yet && generation_id >= 0 && issued_before_start(member_id)) {
+    return error::kNone;  // membership from before a restart (see the header)
+  }
   if (it == groups_.end() || it->second.members.empty()) {
     // Offsets-only use of a group: Kafka accepts generation -1 without a member.
     return generation_id < 0 && member_id.empty() ? error::kNone : error::kIllegalGeneration;

@@ -61,7 +61,11 @@ class GroupCoordinator {
   std::int16_t leave(const LeaveGroupRequest& request, std::int64_t now_ms);
   // May this (generation, member) commit offsets for the group now? A commit with generation -1
   // and no member id (a consumer that does not use group management) is accepted while the
-  // group has no members. Returns a Kafka error code.
+  // group has no members. So is a commit from a member id this server handed out before it
+  // restarted (its start tag is older than start_ms) while the group has not completed a
+  // rebalance since: Kafka keeps group membership across a coordinator restart, ringlog does
+  // not, and refusing those commits would make the new owner of a partition consume again what
+  // the old one had consumed and was committing. Returns a Kafka error code.
   std::int16_t validate_commit(std::string_view group_id, std::int32_t generation_id,
                                std::string_view member_id, std::int64_t now_ms);
 
@@ -114,6 +118,9 @@ class GroupCoordinator {
   void remove_member(Group& group, std::string_view id, std::int64_t now_ms, Deferred& out);
   void expire_members(Group& group, std::int64_t now_ms, Deferred& out);
   std::string new_member_id(std::string_view client_id);
+  // Is `member_id` one that a coordinator started before this one issued ("<client>-<n>-<start>"
+  // with start < options_.start_ms)?
+  bool issued_before_start(std::string_view member_id) const;
 
   CoordinatorOptions options_;
   std::map<std::string, Group, std::less<>> groups_;

@@ -88,4 +88,14 @@ void ProducerStateTable::wait(const Key& key, const Batch& batch, Waiter waiter)
   e->waiters.push_back(std::move(waiter));
 }
 
+void ProducerStateTable::restore(const Key& key, const Batch& batch, std::int64_t base_offset) {
+  State& state = entries_[key];
+  if (!state.batches.empty() && batch.epoch < state.epoch) return;
+  if (batch.epoch != state.epoch) state.batches.clear();
+  state.epoch = batch.epoch;
+  state.batches.push_back({base_offset, batch.first_seq, batch.last_seq, {}});
+  while (state.batches.size() > kRememberedBatches)
+    state.batches.pop_front();
+}
+
 }  // namespace ringlog::kafka

@@ -7,8 +7,10 @@
 //   * a gap or an overlap is OUT_OF_ORDER_SEQUENCE_NUMBER (45);
 //   * a higher epoch (the idempotent producer bumps its own) is accepted when its sequence
 //     restarts at 0 and resets the state; a lower epoch is INVALID_PRODUCER_EPOCH (47);
-//   * a producer with no state on this partition is accepted at any sequence (after a restart
-//     ringlog has forgotten it: state is not persisted, unlike Kafka's snapshots).
+//   * a producer with no state on this partition is accepted at any sequence. After a restart
+//     the Broker restores the state from the batches at the tail of the log (restore(), fed by
+//     producer_recovery.h) before the partition's first idempotent Produce; a producer whose
+//     batches are all older than that tail is new again.
 //
 // An accepted batch is reserved before it is appended (so pipelined requests are checked against
 // each other) and completed or aborted when the engine answers. A retry that arrives while the
@@ -63,6 +65,9 @@ class ProducerStateTable {
   void abort(const Key& key, const Batch& batch, std::int16_t error_code);
   // REQUIRES: check() said kWaitDuplicate for this batch.
   void wait(const Key& key, const Batch& batch, Waiter waiter);
+  // A batch found in the log at base_offset (recovery; batches in log order): remembered as if
+  // it had been appended and completed. A batch of an older epoch than the state's is ignored.
+  void restore(const Key& key, const Batch& batch, std::int64_t base_offset);
 
   std::size_t producers() const noexcept { return entries_.size(); }
 

@@ -93,8 +93,12 @@ struct BrokerFixture {
   std::unique_ptr<Broker> broker;
   std::int64_t now_ms = 1'000'000;
   std::int32_t correlation = 0;
+  std::int64_t next_producer_id = 1000;
+  std::size_t producer_recovery_bytes = std::size_t{8} << 20;
 
-  BrokerFixture() {
+  BrokerFixture() { start(); }
+
+  void start() {
     EngineOptions options;
     options.data_dir = dir.path() + "/data";
     options.segment_bytes = 1 << 20;
@@ -105,7 +109,8 @@ struct BrokerFixture {
     engine = std::move(*opened);
     BrokerOptions broker_options;
     broker_options.advertised_port = 19092;
-    broker_options.first_producer_id = 1000;
+    broker_options.first_producer_id = next_producer_id;
+    broker_options.producer_recovery_bytes = producer_recovery_bytes;
     broker_options.coordinator.initial_join_delay_ms = 50;
     broker_options.coordinator.start_ms = 7;
     BrokerHooks hooks;
@@ -119,10 +124,18 @@ struct BrokerFixture {
           });
         });
   }
-  ~BrokerFixture() {
+  ~BrokerFixture() { stop(); }
+
+  void stop() {
     engine->set_visibility_listener(nullptr);
     mailbox.drain();
+    broker.reset();
     (void)engine->close();
+  }
+  // A new Broker on the reopened data directory: everything in memory is forgotten.
+  void restart() {
+    stop();
+    start();
   }
 
   void create(const std::string& topic, std::int32_t partitions = 1) {
@@ -414,6 +427,71 @@ TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: idempotent producers, duplicates
   CHECK(engine->offsets("t", 0)->second == 3);
 }
 
+TEST_CASE_FIXTURE(BrokerFixture,
+                  "kafka broker: idempotent producer state is rebuilt from the log after a "
+                  "restart") {
+  create("t");
+  const std::int64_t pid = 4242;
+  auto batch = [&](std::int16_t epoch, std::int32_t seq, std::vector<std::string> values) {
+    BatchOptions o;
+    o.producer_id = pid;
+    o.producer_epoch = epoch;
+    o.base_sequence = seq;
+    return batch_of(std::move(values), o);
+  };
+  CHECK(produce("t", 0, batch(0, 0, {"a", "b"})).base_offset == 0);
+  CHECK(produce("t", 0, batch(0, 2, {"c"})).base_offset == 2);
+  CHECK(produce("t", 0, batch(0, 3, {"d", "e"})).base_offset == 3);
+  next_producer_id = 5000;  // as the server does: ids never repeat across restarts
+  restart();
+
+  SUBCASE("a retried batch is a duplicate and the next sequence is accepted") {
+    auto dup = produce("t", 0, batch(0, 3, {"d", "e"}));
+    CHECK(dup.error_code == 0);
+    CHECK(dup.base_offset == 3);  // the original's offset: nothing appended
+    auto older = produce("t", 0, batch(0, 0, {"a", "b"}));
+    CHECK(older.error_code == 0);
+    CHECK(older.base_offset == 0);
+    CHECK(engine->offsets("t", 0)->second == 5);
+    CHECK(produce("t", 0, batch(0, 5, {"f"})).base_offset == 5);
+  }
+  SUBCASE("a gap is still out of order") {
+    CHECK(produce("t", 0, batch(0, 7, {"g"})).error_code == error::kOutOfOrderSequenceNumber);
+  }
+  SUBCASE("an older epoch is fenced, a newer one starting at 0 is accepted") {
+    CHECK(produce("t", 0, batch(1, 0, {"h"})).base_offset == 5);
+    restart();
+    CHECK(produce("t", 0, batch(0, 5, {"i"})).error_code == error::kInvalidProducerEpoch);
+    CHECK(produce("t", 0, batch(1, 1, {"j"})).base_offset == 6);
+  }
+  SUBCASE("pipelined produces wait for the rebuild, in order") {
+    auto first = send(ProduceRequest{std::nullopt, -1, 1000, {{"t", {{0, batch(0, 5, {"k"})}}}}}, 7,
+                      /*wait=*/false);
+    auto second = send(ProduceRequest{std::nullopt, -1, 1000, {{"t", {{0, batch(0, 6, {"l"})}}}}},
+                       7, /*wait=*/false);
+    REQUIRE(mailbox.pump_until([&] { return first->has_value() && second->has_value(); }));
+    CHECK(response<ProduceResponse>(first, 7).responses[0].partitions[0].base_offset == 5);
+    CHECK(response<ProduceResponse>(second, 7).responses[0].partitions[0].base_offset == 6);
+  }
+  CHECK(call<InitProducerIdResponse>(InitProducerIdRequest{}, 0).producer_id == 5000);
+}
+
+TEST_CASE_FIXTURE(BrokerFixture,
+                  "kafka broker: producers older than the recovered tail are new again") {
+  create("t");
+  BatchOptions o;
+  o.producer_id = 7;
+  o.base_sequence = 0;
+  CHECK(produce("t", 0, batch_of({"old"}, o)).base_offset == 0);
+  // 250 KB of other data after it, with a 128 KiB recovery budget: the last 16 batches are read.
+  for (int i = 0; i < 50; ++i)
+    REQUIRE(produce("t", 0, batch_of({std::string(5000, 'x')})).error_code == 0);
+  producer_recovery_bytes = 128 << 10;
+  restart();
+  o.base_sequence = 9;  // a gap, but the producer's state is beyond the tail that was read
+  CHECK(produce("t", 0, batch_of({"again"}, o)).error_code == 0);
+}
+
 TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: a long poll waits for data or its deadline") {
   create("t");
   SUBCASE("woken by a produce") {
@@ -480,6 +558,32 @@ TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: committed offsets keep their met
   commit.member_id = "ghost";
   CHECK(call<OffsetCommitResponse>(commit, 7).topics.at(0).partitions.at(0).error_code ==
         error::kIllegalGeneration);
+}
+
+TEST_CASE_FIXTURE(BrokerFixture,
+                  "kafka broker: OffsetFetch of all topics lists every committed offset") {
+  OffsetCommitRequest commit;
+  commit.group_id = "g";
+  commit.topics = {{"b", {{1, 7, -1, -1, "m-b1"}, {0, 5, -1, -1, std::nullopt}}},
+                   {"a", {{0, 3, -1, -1, "m-a0"}}}};
+  REQUIRE(call<OffsetCommitResponse>(commit, 7).topics.size() == 2);
+  OffsetFetchRequest fetch;
+  fetch.group_id = "g";  // topics = null: everything
+  auto f = call<OffsetFetchResponse>(fetch, 5);
+  CHECK(f.error_code == 0);
+  REQUIRE(f.topics.size() == 2);
+  CHECK(f.topics[0].name == "a");
+  REQUIRE(f.topics[0].partitions.size() == 1);
+  CHECK(f.topics[0].partitions[0].committed_offset == 3);
+  CHECK(f.topics[0].partitions[0].metadata == "m-a0");
+  CHECK(f.topics[1].name == "b");
+  REQUIRE(f.topics[1].partitions.size() == 2);
+  CHECK(f.topics[1].partitions[0].partition_index == 0);
+  CHECK(f.topics[1].partitions[0].committed_offset == 5);
+  CHECK(f.topics[1].partitions[0].metadata == "");
+  CHECK(f.topics[1].partitions[1].committed_offset == 7);
+  fetch.group_id = "nobody";
+  CHECK(call<OffsetFetchResponse>(fetch, 5).topics.empty());
 }
 
 TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: a consumer group of one through the broker") {

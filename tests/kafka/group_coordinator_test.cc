@@ -227,5 +227,23 @@ TEST_CASE_FIXTURE(GroupFixture, "group: commits are checked against generation a
   CHECK(coordinator.validate_commit("grp", 1, "ghost", now_ms) == error::kUnknownMemberId);
 }
 
+TEST_CASE_FIXTURE(GroupFixture,
+                  "group: commits of members from before a restart are accepted until the group "
+                  "rebalances") {
+  GroupCoordinator restarted{{.initial_join_delay_ms = 100,
+                              .min_session_timeout_ms = 1000,
+                              .max_session_timeout_ms = 600000,
+                              .start_ms = 5000}};
+  CHECK(restarted.validate_commit("grp", 3, "rdkafka-2-4000", now_ms) == error::kNone);
+  CHECK(restarted.validate_commit("grp", 3, "rdkafka-2-6000", now_ms) ==
+        error::kIllegalGeneration);  // not issued before this start
+  CHECK(restarted.validate_commit("grp", 3, "ghost", now_ms) == error::kIllegalGeneration);
+  CHECK(restarted.validate_commit("grp", 3, "x-y-4000", now_ms) == error::kIllegalGeneration);
+  // The fixture's coordinator (start 1) after a completed rebalance: old ids are fenced again.
+  const std::string a = stable_with_one_member();
+  CHECK(coordinator.validate_commit("grp", 3, "rdkafka-2-0", now_ms) == error::kUnknownMemberId);
+  CHECK(coordinator.validate_commit("grp", 1, a, now_ms) == error::kNone);
+}
+
 }  // namespace
 }  // namespace ringlog::kafka

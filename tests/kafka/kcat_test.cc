@@ -1,41 +1,25 @@
-// kcat (librdkafka 2.0.2) against the Broker, over real TCP. The sockets here are a deliberately
-// simple blocking harness (a reader thread per connection, one "loop" thread that owns the
-// Broker), standing in for the io_uring server until the Kafka listener lives in it. Skipped
-// when kcat is not installed.
+// kcat (librdkafka 2.0.2) against the real server: an in-process protocol::Server with its Kafka
+// listener on an ephemeral loopback port, in front of an Engine in a scratch directory.
+// Skipped when kcat is not installed.
 #include <doctest/doctest.h>
 
-#include <netinet/in.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <filesystem>
-#include <map>
-#include <mutex>
-#include <thread>
+#include <fstream>
+#include <sstream>
 
 #include <ringlog/batch.h>
 #include <ringlog/engine.h>
 
-#include "io/socket.h"
-#include "kafka_test_support.h"
-#include "protocol/kafka/broker.h"
-#include "protocol/kafka/frame.h"
+#include "kafka_server_support.h"
 
 namespace ringlog::kafka {
 namespace {
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool have_kcat() {
   return ::system("command -v kcat >/dev/null 2>&1") == 0;
@@ -53,175 +37,50 @@ std::pair<int, std::string> run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-class ThreadedKafkaServer {
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A shell command in the background, its stdout and stderr in files; stopped by its PID.
+class Background {
  public:
-  explicit ThreadedKafkaServer(Engine& engine) {
-    auto address = parse_address("127.0.0.1:0");
-    REQUIRE(address);
-    auto fd = listen_on(*address);
-    REQUIRE(fd);
-    listener_ = std::move(*fd);
-    port_ = local_address(listener_.get())->port();
-    BrokerOptions options;
-    options.advertised_port = port_;
-    options.coordinator.initial_join_delay_ms = 100;
-    options.coordinator.start_ms = 1;
-    BrokerHooks hooks;
-    hooks.post = [this](BrokerHooks::Task t) { post(std::move(t)); };
-    hooks.run_blocking = [](BrokerHooks::Task t) { t(); };  // the loop may block in a test
-    broker_ = std::make_unique<Broker>(engine, options, hooks);
-    engine.set_visibility_listener([this](std::string_view topic, std::int32_t p, std::int64_t) {
-      post([this, t = std::string(topic), p] { broker_->on_visible(t, p, steady_ms()); });
-    });
-    loop_ = std::thread([this] { run_loop(); });
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~ThreadedKafkaServer() {
-    stop_ = true;
-    ::shutdown(listener_.get(), SHUT_RDWR);
-    acceptor_.join();
-    {
-      std::lock_guard lock(mu_);
-      for (auto& c : connections_)
-        ::shutdown(c->fd.get(), SHUT_RDWR);
+  Background(const std::string& command, const std::string& out, const std::string& err) {
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      ::execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
     }
-    for (auto& t : readers_)
-      t.join();
-    cv_.notify_all();
-    loop_.join();
   }
-  std::uint16_t port() const { return port_; }
-  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
+  ~Background() { stop(); }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
 
  private:
-  struct Connection {
-    UniqueFd fd;
-    std::uint64_t next_seq = 0;            // loop thread
-    std::uint64_t next_send = 0;           // loop thread
-    std::map<std::uint64_t, Reply> ready;  // loop thread
-  };
-
-  void post(BrokerHooks::Task task) {
-    std::lock_guard lock(mu_);
-    tasks_.push_back(std::move(task));
-    cv_.notify_all();
-  }
-
-  void run_loop() {
-    while (!stop_) {
-      std::deque<BrokerHooks::Task> tasks;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(10), [&] { return !tasks_.empty(); });
-        tasks.swap(tasks_);
-      }
-      for (auto& t : tasks)
-        t();
-      broker_->tick(steady_ms());
-    }
-  }
-
-  void accept_loop() {
-    while (!stop_) {
-      const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) return;
-      auto conn = std::make_shared<Connection>();
-      conn->fd = UniqueFd(fd);
-      std::lock_guard lock(mu_);
-      connections_.push_back(conn);
-      readers_.emplace_back([this, conn] { read_loop(conn); });
-    }
-  }
-
-  void read_loop(std::shared_ptr<Connection> conn) {
-    FrameSplitter splitter(1 << 20);
-    while (true) {
-      auto space = splitter.prepare(64 << 10);
-      const ssize_t n = ::recv(conn->fd.get(), space.data(), space.size(), 0);
-      if (n <= 0) return;
-      splitter.commit(static_cast<std::size_t>(n));
-      for (auto f = splitter.next(); f.status != FrameSplitter::Status::kNeedMore;
-           f = splitter.next()) {
-        if (f.status == FrameSplitter::Status::kBadSize) {
-          ::shutdown(conn->fd.get(), SHUT_RDWR);
-          return;
-        }
-        post([this, conn, frame = Bytes(f.frame.begin(), f.frame.end())] {
-          const std::uint64_t seq = conn->next_seq++;
-          broker_->handle(frame, steady_ms(), [this, conn, seq](Reply r) {
-            conn->ready.emplace(seq, std::move(r));
-            flush(*conn);
-          });
-        });
-      }
-    }
-  }
-
-  // Sends the ready replies in request order (loop thread; blocking writes are fine here).
-  static void flush(Connection& conn) {
-    for (auto it = conn.ready.find(conn.next_send); it != conn.ready.end();
-         it = conn.ready.find(conn.next_send)) {
-      Reply& r = it->second;
-      if (r.kind == Reply::Kind::kClose) ::shutdown(conn.fd.get(), SHUT_RDWR);
-      if (r.kind == Reply::Kind::kFrame) {
-        auto bytes = r.frame.materialize();
-        REQUIRE(bytes);
-        std::size_t done = 0;
-        while (done < bytes->size()) {
-          const ssize_t n =
-              ::send(conn.fd.get(), bytes->data() + done, bytes->size() - done, MSG_NOSIGNAL);
-          if (n <= 0) break;
-          done += static_cast<std::size_t>(n);
-        }
-      }
-      conn.ready.erase(it);
-      ++conn.next_send;
-    }
-  }
-
-  UniqueFd listener_;
-  std::uint16_t port_ = 0;
-  std::unique_ptr<Broker> broker_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<BrokerHooks::Task> tasks_;
-  std::vector<std::shared_ptr<Connection>> connections_;
-  std::vector<std::thread> readers_;
-  std::thread loop_;
-  std::thread acceptor_;
+  pid_t pid_ = -1;
 };
 
-struct KcatFixture {
-  std::string dir;
-  std::unique_ptr<Engine> engine;
-  std::unique_ptr<ThreadedKafkaServer> server;
+struct KcatFixture : protocol::testing::ServerFixture {
+  KcatFixture() : ServerFixture(test::kafka_server_options(), test::fast_engine_options()) {}
 
-  KcatFixture() {
-    std::string pattern = "/tmp/ringlog-kcat-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    dir = pattern;
-    EngineOptions options;
-    options.data_dir = dir + "/data";
-    options.segment_bytes = 1 << 20;
-    options.preallocation = Preallocation::kNone;
-    options.durability.mode = Durability::Mode::kNever;
-    auto opened = Engine::open(options);
-    REQUIRE(opened);
-    engine = std::move(*opened);
-    server = std::make_unique<ThreadedKafkaServer>(*engine);
-  }
-  ~KcatFixture() {
-    server.reset();
-    engine->set_visibility_listener(nullptr);
-    (void)engine->close();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
+  std::string bootstrap() { return server().kafka_address(); }
   // A kcat command line against the server, killed after `seconds`.
-  std::string kcat(const std::string& args, int seconds = 30) const {
-    return "timeout " + std::to_string(seconds) + " kcat -b " + server->bootstrap() + " " + args;
+  std::string kcat(const std::string& args, int seconds = 30) {
+    return "timeout " + std::to_string(seconds) + " kcat -b " + bootstrap() + " " + args;
   }
+  std::string scratch(const std::string& name) const { return data_dir() + "/../" + name; }
 };
 
 TEST_CASE_FIXTURE(KcatFixture, "kcat: metadata, produce with every acks, consume back") {
@@ -264,7 +123,7 @@ TEST_CASE_FIXTURE(KcatFixture, "kcat: compressed batches are stored and served u
                              kcat("-P -t " + topic + " -X compression.codec=" + codec + " 2>&1"));
     CHECK(status == 0);
     CHECK(out == "");
-    auto read = engine->read(topic, 0, 0, 1 << 20);
+    auto read = engine().read(topic, 0, 0, 1 << 20);
     REQUIRE(read);
     ParsedBatch batch = parse_batch(*read);
     REQUIRE(batch.ok());
@@ -285,49 +144,70 @@ TEST_CASE_FIXTURE(KcatFixture, "kcat: keys and headers come back byte-identical"
   CHECK(cout == "k1|value one|h1=x,h2=y|0\n");
 }
 
-TEST_CASE_FIXTURE(KcatFixture, "kcat: a consumer group reads and commits") {
+TEST_CASE_FIXTURE(KcatFixture,
+                  "kcat: a consumer group reads, commits and resumes after a restart") {
   if (!have_kcat()) return;
   REQUIRE(run("printf 'g1\\ng2\\n' | " + kcat("-P -t grouped 2>&1")).first == 0);
   auto [status, out] = run(kcat("-G grp -o beginning -e -q grouped 2>&1"));
   CHECK(status == 0);
   CHECK(out == "g1\ng2\n");
-  auto committed = engine->committed_offset("grp", "grouped", 0);
+  auto committed = engine().committed_offset("grp", "grouped", 0);
   REQUIRE(committed);
   REQUIRE(committed->has_value());
   CHECK((*committed)->offset == 2);
+
+  restart();  // a new server (and Kafka port) on the same data directory
+  REQUIRE(run("printf 'g3\\n' | " + kcat("-P -t grouped 2>&1")).first == 0);
+  // Without -o (which kcat applies to every assigned partition) it starts at the committed offset.
+  auto [again_status, again] = run(kcat("-G grp -e -q grouped 2>&1"));
+  CHECK(again_status == 0);
+  CHECK(again == "g3\n");
 }
 
-// Reads everything a command prints until it exits.
-std::string drain(FILE* pipe) {
-  std::string out;
-  char buffer[4096];
-  while (std::size_t n = ::fread(buffer, 1, sizeof buffer, pipe))
-    out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
+// The partitions the last "assigned:" line of a kcat -G log names ("" before any).
+std::string last_assignment(const std::string& log) {
+  const std::size_t at = log.rfind("assigned:");
+  if (at == std::string::npos) return "";
+  return log.substr(at, log.find('\n', at) - at);
 }
 
 TEST_CASE_FIXTURE(KcatFixture, "kcat: two group members share the partitions after a rebalance") {
   if (!have_kcat()) return;
   TopicConfig config;
   config.partitions = 2;
-  REQUIRE(engine->create_topic("two", config));
+  REQUIRE(engine().create_topic("two", config));
+  // kcat logs each assignment on stderr ("% Group shared rebalanced (memberid ...): assigned:
+  // two [0], two [1]"); the test follows those lines instead of sleeping.
   const std::string consumer =
-      "-G shared -o beginning -q -X heartbeat.interval.ms=500 -f '%p %s\\n' two 2>/dev/null";
-  FILE* a = ::popen(kcat(consumer, 8).c_str(), "r");
-  REQUIRE(a != nullptr);
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // A alone: p0 and p1
-  FILE* b = ::popen(kcat(consumer, 6).c_str(), "r");
-  REQUIRE(b != nullptr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // rebalance: one each
+      kcat("-G shared -u -o beginning -X heartbeat.interval.ms=500 -f '%p %s\\n' two", 60);
+  Background a(consumer, scratch("a.out"), scratch("a.err"));
+  CHECK(test::eventually(
+      [&] { return last_assignment(read_text(scratch("a.err"))) == "assigned: two [0], two [1]"; },
+      std::chrono::seconds(20)));
+  Background b(consumer, scratch("b.out"), scratch("b.err"));
+  const auto one_each = [&] {
+    const std::string for_a = last_assignment(read_text(scratch("a.err")));
+    const std::string for_b = last_assignment(read_text(scratch("b.err")));
+    return (for_a == "assigned: two [0]" && for_b == "assigned: two [1]") ||
+           (for_a == "assigned: two [1]" && for_b == "assigned: two [0]");
+  };
+  CHECK(test::eventually(one_each, std::chrono::seconds(30)));
   REQUIRE(run("printf 'x0\\n' | " + kcat("-P -t two -p 0 2>&1")).first == 0);
   REQUIRE(run("printf 'x1\\n' | " + kcat("-P -t two -p 1 2>&1")).first == 0);
-  const std::string out_a = drain(a);
-  const std::string out_b = drain(b);
+  CHECK(test::eventually([&] {
+    return read_text(scratch("a.out")).size() + read_text(scratch("b.out")).size() == 10;
+  }));
+  a.stop();
+  b.stop();
+  const std::string out_a = read_text(scratch("a.out"));
+  const std::string out_b = read_text(scratch("b.out"));
   CAPTURE(out_a);
   CAPTURE(out_b);
-  const bool split =
-      (out_a == "0 x0\n" && out_b == "1 x1\n") || (out_a == "1 x1\n" && out_b == "0 x0\n");
+  CAPTURE(read_text(scratch("a.err")));
+  CAPTURE(read_text(scratch("b.err")));
+  const bool split = (last_assignment(read_text(scratch("a.err"))) == "assigned: two [0]")
+                         ? (out_a == "0 x0\n" && out_b == "1 x1\n")
+                         : (out_a == "1 x1\n" && out_b == "0 x0\n");
   CHECK(split);
 }
 

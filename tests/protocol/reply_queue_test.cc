@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ringlog::protocol {
 namespace {
@@ -125,6 +127,84 @@ TEST_CASE("reply_queue: gathering stops at the iovec limit") {
   CHECK(next.iov.size() > 32);
   CHECK(q.is_filled(0));
   CHECK_FALSE(q.is_filled(200));
+}
+
+// A Kafka-style frame: `bytes` with file ranges (fd 7) of `lengths` spliced in at `at`.
+Reply frame(std::string bytes, std::vector<std::pair<std::size_t, std::uint32_t>> splices) {
+  Reply r;
+  for (char c : bytes)
+    r.frame.bytes.push_back(static_cast<std::byte>(c));
+  std::uint64_t position = 0;
+  for (auto [at, length] : splices) {
+    FileSlice slice;
+    slice.fd = 7;
+    slice.position = position;
+    slice.length = length;
+    position += length;
+    r.frame.splices.push_back({at, slice});
+  }
+  return r;
+}
+
+TEST_CASE("reply_queue: a frame sends its bytes and file ranges in order, without a CRLF") {
+  ReplyQueue q;
+  q.fill(q.reserve(), frame("AAbbCC", {{2, 10}, {4, 5}}));
+  q.fill(q.reserve(), frame("next", {}));
+  CHECK(q.unsent_bytes() == 6 + 15 + 4);
+  auto next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kBytes);
+  CHECK(gather(next.iov) == "AA");
+  q.sent(2);
+  next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kFile);
+  CHECK(next.file.position == 0);
+  CHECK(next.file.length == 10);
+  q.sent(4);
+  next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kFile);
+  CHECK(next.file.position == 4);
+  CHECK(next.file.length == 6);
+  q.sent(6);
+  next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kBytes);
+  CHECK(gather(next.iov) == "bb");
+  q.sent(2);
+  next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kFile);
+  CHECK(next.file.position == 10);
+  q.sent(5);
+  next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kBytes);
+  CHECK(gather(next.iov) == "CCnext");
+  q.sent(6);
+  CHECK(q.empty());
+  CHECK(q.unsent_bytes() == 0);
+}
+
+TEST_CASE("reply_queue: an empty reply completes its slot without sending anything") {
+  ReplyQueue q;
+  const auto first = q.reserve();
+  const auto empty = q.reserve();
+  const auto last = q.reserve();
+  q.fill(empty, Reply{});
+  q.fill(last, frame("two", {}));
+  CHECK(q.next().kind == ReplyQueue::NextKind::kNothing);
+  q.fill(first, frame("one", {}));
+  auto next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kBytes);
+  CHECK(gather(next.iov) == "onetwo");
+  q.sent(6);
+  CHECK(q.empty());
+}
+
+TEST_CASE("reply_queue: a frame with empty file ranges skips them") {
+  ReplyQueue q;
+  q.fill(q.reserve(), frame("head|tail", {{5, 0}}));
+  auto next = q.next();
+  REQUIRE(next.kind == ReplyQueue::NextKind::kBytes);
+  CHECK(gather(next.iov) == "head|tail");
+  q.sent(9);
+  CHECK(q.empty());
 }
 
 }  // namespace
