@@ -7,7 +7,7 @@ namespace ringlog {
 
 namespace {
 constexpr std::uint32_t kCheckpointMagic = 0x524c4350;  // "RLCP"
-constexpr std::uint32_t kCheckpointVersion = 2;  // 2 added the flags byte; 1 is still read
+constexpr std::uint32_t kCheckpointVersion = 2;         // 2 added the flags byte; 1 is still read
 constexpr std::size_t kEntryFixedBytesV1 = 2 + 4 + 8 + 8 + 8 + 8;
 constexpr std::uint8_t kFlagDamaged = 1;
 

@@ -461,8 +461,9 @@ Result<AppendResult> EngineImpl::append(std::string_view topic, std::int32_t par
                                         std::vector<std::byte> batches) {
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
-  submit_append(topic, partition, std::move(batches),
-                [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); }, true);
+  submit_append(
+      topic, partition, std::move(batches),
+      [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); }, true);
   return future.get();
 }
 

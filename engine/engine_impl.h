@@ -101,8 +101,8 @@ class EngineImpl final : public Engine {
   Status validate_append(std::span<std::byte> bytes, AppendRequest& req) const;
   // append_async and append: validate, then queue (waiting for room when `wait_for_room`,
   // otherwise refusing with kBusy beyond max_pending_bytes).
-  void submit_append(std::string_view topic, std::int32_t partition,
-                     std::vector<std::byte> batches, AppendCallback done, bool wait_for_room);
+  void submit_append(std::string_view topic, std::int32_t partition, std::vector<std::byte> batches,
+                     AppendCallback done, bool wait_for_room);
   // Queues a validated request under the pending-bytes bound, or completes it with kBusy /
   // kClosed.
   void queue_append(Request req, bool wait_for_room);

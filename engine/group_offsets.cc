@@ -133,8 +133,8 @@ std::vector<GroupOffset> GroupOffsets::list(std::string_view group) const {
   std::lock_guard lock(mu_);
   for (auto it = offsets_.lower_bound({std::string(group), std::string(), INT32_MIN});
        it != offsets_.end() && std::get<0>(it->first) == group; ++it)
-    out.push_back({std::get<1>(it->first), std::get<2>(it->first), it->second.offset,
-                   it->second.metadata});
+    out.push_back(
+        {std::get<1>(it->first), std::get<2>(it->first), it->second.offset, it->second.metadata});
   return out;
 }
 

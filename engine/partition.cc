@@ -308,9 +308,9 @@ Status Partition::finish_active_segment(Segment& seg, std::uint64_t file_size,
   bool clean_end = scan.stop == ParseStatus::kEndOfData || scan.stop == ParseStatus::kZeroFilled;
   if (!clean_end || scan.offset_gap) {
     std::uint64_t read = 0;
-    auto next = find_valid_batch_after(*seg.file, seg.end_pos, file_size, seg.next_offset,
-                                       config_.damage_look_ahead_bytes, config_.max_batch_bytes,
-                                       &read);
+    auto next =
+        find_valid_batch_after(*seg.file, seg.end_pos, file_size, seg.next_offset,
+                               config_.damage_look_ahead_bytes, config_.max_batch_bytes, &read);
     stats.scanned_bytes += read;
     if (!next) return fail(next.error());
     if (*next) {
@@ -356,13 +356,13 @@ Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool la
   stats.scanned_bytes += scan->bytes_scanned;
   if (last) return finish_active_segment(seg, file_size, durable_pos, *scan, stats);
   if (!scan->clean() || seg.end_pos != file_size || seg.end_pos < durable_pos)
-    mark_corrupt("segment " + seg.log_path() + ": invalid batch at byte " +
-                 std::to_string(seg.end_pos) + " (" +
-                 std::string(scan->offset_gap ? "offset gap" : parse_status_name(scan->stop)) +
-                 ") inside a sealed segment" +
-                 (seg.end_pos < durable_pos ? " that the recovery checkpoint recorded up to byte " +
-                                                  std::to_string(durable_pos)
-                                            : std::string()));
+    mark_corrupt(
+        "segment " + seg.log_path() + ": invalid batch at byte " + std::to_string(seg.end_pos) +
+        " (" + std::string(scan->offset_gap ? "offset gap" : parse_status_name(scan->stop)) +
+        ") inside a sealed segment" +
+        (seg.end_pos < durable_pos
+             ? " that the recovery checkpoint recorded up to byte " + std::to_string(durable_pos)
+             : std::string()));
   seg.sealed = true;
   return {};
 }
@@ -399,8 +399,9 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
     segments_.push_back(seg);
   }
   if (point && point->damaged)
-    mark_corrupt("recorded as damaged by an earlier recovery (the recovery checkpoint says so; "
-                 "remove it once the segments are repaired)");
+    mark_corrupt(
+        "recorded as damaged by an earlier recovery (the recovery checkpoint says so; "
+        "remove it once the segments are repaired)");
   active_ = segments_.back();
   RINGLOG_DEBUG("partition %s: recovered, active segment %lld, end %lld at byte %llu",
                 partition_name(topic_, id_).c_str(), static_cast<long long>(active_->base_offset),

@@ -99,7 +99,7 @@ class Partition {
   // --- Writer thread only.
   struct WriterState {
     std::deque<AppendRequest> pending;
-    bool queued = false;  // in the writer's list of partitions with pending appends
+    bool queued = false;          // in the writer's list of partitions with pending appends
     std::size_t taken = 0;        // requests in the current cycle's write
     std::uint64_t write_pos = 0;  // where the current cycle's write starts
     std::uint64_t write_bytes = 0;

@@ -43,11 +43,11 @@ class EmbeddedProducer final : public ProducerSession {
       ++state_->outstanding;
     }
     std::vector<std::byte> bytes(batch.begin(), batch.end());
-    engine_.append_async(topic_, partition, std::move(bytes),
-                         [state = state_, records, payload_bytes, first_added](
-                             Result<AppendResult> r) {
-                           state->acknowledged(r, records, payload_bytes, first_added);
-                         });
+    engine_.append_async(
+        topic_, partition, std::move(bytes),
+        [state = state_, records, payload_bytes, first_added](Result<AppendResult> r) {
+          state->acknowledged(r, records, payload_bytes, first_added);
+        });
     return {};
   }
 

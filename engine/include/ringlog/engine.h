@@ -109,8 +109,8 @@ struct EngineStats {
   std::uint64_t append_batches = 0;
   std::uint64_t append_records = 0;  // offsets assigned (sum of lastOffsetDelta + 1)
   std::uint64_t append_bytes = 0;
-  std::uint64_t append_errors = 0;   // append calls that completed with an error
-  std::uint64_t append_busy = 0;     // append_async calls refused with kBusy (of append_errors)
+  std::uint64_t append_errors = 0;  // append calls that completed with an error
+  std::uint64_t append_busy = 0;    // append_async calls refused with kBusy (of append_errors)
   // Bytes of appends accepted and not yet completed (queued or being written), and the bound
   // (EngineOptions::max_pending_bytes). A server can stop reading from its producers' sockets
   // as pending_bytes approaches the bound, before append_async starts refusing.
