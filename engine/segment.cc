@@ -164,12 +164,9 @@ bool plausible_header(std::span<const std::byte> header, std::int64_t min_offset
 
 }  // namespace
 
-Result<std::optional<BatchInfo>> find_valid_batch_after(File& file, std::uint64_t from,
-                                                        std::uint64_t file_size,
-                                                        std::int64_t min_offset,
-                                                        std::uint64_t window_bytes,
-                                                        std::size_t max_batch_bytes,
-                                                        std::uint64_t* bytes_read) {
+Result<std::optional<BatchInfo>> find_valid_batch_after(
+    File& file, std::uint64_t from, std::uint64_t file_size, std::int64_t min_offset,
+    std::uint64_t window_bytes, std::size_t max_batch_bytes, std::uint64_t* bytes_read) {
   if (file_size < kBatchHeaderBytes) return std::optional<BatchInfo>();
   std::uint64_t first = from + 1;
   std::uint64_t last = std::min(from + window_bytes, file_size - kBatchHeaderBytes);

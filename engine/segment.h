@@ -120,12 +120,9 @@ Result<ScanResult> scan_segment(Segment& segment, std::uint64_t file_size,
 // it where a scan of the active segment stopped: a valid batch further on means the stop is
 // damage in the middle of the log, not a torn tail. `bytes_read` (optional) accumulates the I/O.
 // Only I/O errors are errors.
-Result<std::optional<BatchInfo>> find_valid_batch_after(File& file, std::uint64_t from,
-                                                        std::uint64_t file_size,
-                                                        std::int64_t min_offset,
-                                                        std::uint64_t window_bytes,
-                                                        std::size_t max_batch_bytes,
-                                                        std::uint64_t* bytes_read = nullptr);
+Result<std::optional<BatchInfo>> find_valid_batch_after(
+    File& file, std::uint64_t from, std::uint64_t file_size, std::int64_t min_offset,
+    std::uint64_t window_bytes, std::size_t max_batch_bytes, std::uint64_t* bytes_read = nullptr);
 
 // Finds the batch that contains `offset` by walking headers from `from` (a batch boundary) up to
 // `limit` (a batch boundary). Returns its BatchInfo, or kCorruption if the headers do not lead

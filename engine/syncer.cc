@@ -93,7 +93,8 @@ Status Syncer::sync_each(const std::vector<std::shared_ptr<Partition>>& partitio
     RINGLOG_WARN("engine: sync of %s/%d failed: %s", p->topic().c_str(), p->id(),
                  synced.error().to_string().c_str());
     if (result)
-      result = fail(synced.error().with_context("sync " + p->topic() + "/" + std::to_string(p->id())));
+      result =
+          fail(synced.error().with_context("sync " + p->topic() + "/" + std::to_string(p->id())));
     std::lock_guard lock(mu_);
     if (auto it = entries_.find(p.get()); it != entries_.end()) it->second.dirty = true;
   }

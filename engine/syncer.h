@@ -56,7 +56,7 @@ class Syncer {
  private:
   struct Entry {
     std::shared_ptr<Partition> partition;
-    bool dirty = false;             // published writes not covered by a sync
+    bool dirty = false;              // published writes not covered by a sync
     std::uint64_t last_sync_ms = 0;  // monotonic start time of its last sync
   };
 

@@ -291,8 +291,8 @@ TEST_CASE("engine: list_group_offsets returns every committed offset of a group,
   REQUIRE(e.commit_offset("g", "t", 0, 5, "a"));
   REQUIRE(e.commit_offset("g", "u", 0, 9, "m"));
   REQUIRE(e.commit_offset("g", "t", 0, 6, "b"));  // replaces t/0
-  REQUIRE(e.commit_offset("g2", "t", 0, 1));       // other groups stay out,
-  REQUIRE(e.commit_offset("g0", "t", 0, 2));       // even those sharing a prefix
+  REQUIRE(e.commit_offset("g2", "t", 0, 1));      // other groups stay out,
+  REQUIRE(e.commit_offset("g0", "t", 0, 2));      // even those sharing a prefix
   REQUIRE(e.commit_offset("f", "t", 0, 3));
   auto check = [](Engine& engine) {
     auto listed = engine.list_group_offsets("g");
@@ -318,7 +318,9 @@ TEST_CASE("engine: topic overrides are stored with the topic however it was crea
   config.segment_bytes = 8192;
   config.retention_ms = 123'456;
   config.retention_bytes = 99'999;
-  SUBCASE("by create_topic") { REQUIRE(f.open().create_topic("t", config)); }
+  SUBCASE("by create_topic") {
+    REQUIRE(f.open().create_topic("t", config));
+  }
   SUBCASE("auto-created by an append, with the configured overrides") {
     f.options.auto_create_topic_config = config;
     REQUIRE(f.open().append("t", 1, make_batch("a")));
@@ -343,7 +345,8 @@ TEST_CASE("engine: topic overrides are stored with the topic however it was crea
   }
   // A topic auto-created without overrides follows the engine's defaults of each open.
   REQUIRE(f.engine->append("plain", 0, make_batch("p")));
-  CHECK(f.engine->describe_topic("plain")->durability == Durability{Durability::Mode::kInterval, 50});
+  CHECK(f.engine->describe_topic("plain")->durability ==
+        Durability{Durability::Mode::kInterval, 50});
   f.options.durability = Durability{};
   CHECK(f.reopen().describe_topic("plain")->durability == Durability{});
 }

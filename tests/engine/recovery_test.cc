@@ -204,8 +204,12 @@ TEST_CASE(
   append_many(f.open(), 10);
   f.reopen();  // a clean close: the checkpoint records all ten batches as durable
   int damaged = 0;
-  SUBCASE("in the middle") { damaged = 4; }
-  SUBCASE("in the last batch, with nothing valid after it") { damaged = 9; }
+  SUBCASE("in the middle") {
+    damaged = 4;
+  }
+  SUBCASE("in the last batch, with nothing valid after it") {
+    damaged = 9;
+  }
   CAPTURE(damaged);
   static_cast<EngineImpl&>(*f.engine).crash_for_testing();  // recovery after a crash
   f.engine.reset();
@@ -242,8 +246,12 @@ TEST_CASE("recovery: damage in the active segment followed by a valid batch is r
   std::filesystem::remove(f.options.data_dir + "/" + std::string(kCheckpointFileName));
   std::filesystem::remove(f.options.data_dir + "/" + std::string(kCleanShutdownFileName));
   const std::string path = segment_path(f, 0);
-  SUBCASE("a flipped byte inside a batch") { flip_byte(path, 4 * batch_bytes() + 100); }
-  SUBCASE("a batch's base offset (outside its CRC)") { flip_byte(path, 4 * batch_bytes() + 7); }
+  SUBCASE("a flipped byte inside a batch") {
+    flip_byte(path, 4 * batch_bytes() + 100);
+  }
+  SUBCASE("a batch's base offset (outside its CRC)") {
+    flip_byte(path, 4 * batch_bytes() + 7);
+  }
   const auto damaged_bytes = file_bytes(path);
   Engine& e = open_quietly(f);
   const PartitionInfo p = e.describe_topic("t")->partitions[0];

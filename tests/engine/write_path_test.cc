@@ -194,8 +194,8 @@ TEST_CASE("listener: removing it waits for a call in progress, and it is not cal
   });
   // While the listener is held, the removal must not return (a bounded look, not a sync point:
   // with the wait in place it cannot return here whatever the timing).
-  const bool returned_early = eventually([&] { return returned.load(); },
-                                         std::chrono::milliseconds(200));
+  const bool returned_early =
+      eventually([&] { return returned.load(); }, std::chrono::milliseconds(200));
   release = true;
   remover.join();
   CHECK_FALSE(returned_early);
