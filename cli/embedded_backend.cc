@@ -144,6 +144,7 @@ Result<std::vector<std::pair<std::string, std::string>>> EmbeddedBackend::stats(
   add("topics", s->topics);
   add("partitions", s->partitions);
   add("corrupt_partitions", s->corrupt_partitions);
+  add("failed_partitions", s->failed_partitions);
   add("append_requests", s->append_requests);
   add("append_batches", s->append_batches);
   add("append_records", s->append_records);

@@ -422,6 +422,9 @@ void EngineImpl::submit_append(std::string_view topic, std::int32_t partition,
     return reject(Error(Errc::kCorruption, "partition " + std::string(topic) + "/" +
                                                std::to_string(partition) +
                                                " is damaged and refuses appends (see describe)"));
+  if (auto failure = (*p)->write_failure())
+    return reject(failure->with_context("append to " + std::string(topic) + "/" +
+                                        std::to_string(partition)));
   req.partition = std::move(*p);
   req.append.bytes = std::move(batches);
   req.append.done = std::move(done);
@@ -480,6 +483,15 @@ Status EngineImpl::sync() {
   queue_cv_.notify_one();
   auto r = future.get();
   if (!r) return fail(r.error());
+  return first_write_failure();
+}
+
+Status EngineImpl::first_write_failure() const {
+  std::shared_lock lock(topics_mu_);
+  for (const auto& [name, topic] : topics_)
+    for (const auto& p : topic->partitions)
+      if (auto failure = p->write_failure())
+        return fail(failure->with_context("partition " + name + "/" + std::to_string(p->id())));
   return {};
 }
 
@@ -664,8 +676,10 @@ Result<EngineStats> EngineImpl::stats() const {
     s.topics = topics_.size();
     for (const auto& [name, topic] : topics_) {
       s.partitions += topic->partitions.size();
-      for (const auto& p : topic->partitions)
+      for (const auto& p : topic->partitions) {
         s.corrupt_partitions += p->corrupt() ? 1 : 0;
+        s.failed_partitions += p->write_failure() ? 1 : 0;
+      }
     }
   }
   s.recovery_scanned_bytes = recovery_stats_.scanned_bytes;
@@ -703,11 +717,15 @@ Status EngineImpl::close() {
     return {};
   }
   stop_threads(false);
+  // A partition out of service has unsynced data the kernel may have dropped: no clean-shutdown
+  // marker, so that the next open scans it from its durable point.
+  Status failure = first_write_failure();
   {
     std::unique_lock lock(topics_mu_);
     closed_ = true;
   }
   Status result = write_checkpoint(true);
+  if (result && !failure) result = failure;
   if (result) {
     std::string marker = join_path(options_.data_dir, kCleanShutdownFileName);
     auto file = env_->open_file(marker, OpenMode::kCreateReadWrite);

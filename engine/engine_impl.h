@@ -108,6 +108,8 @@ class EngineImpl final : public Engine {
   void queue_append(Request req, bool wait_for_room);
   std::vector<std::shared_ptr<Partition>> all_partitions() const;
   Status write_checkpoint(bool force);
+  // The first partition out of service after an I/O failure (Partition::fail_writes), if any.
+  Status first_write_failure() const;
   void stop_threads(bool crash);
 
   // writer.cc

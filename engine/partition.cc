@@ -425,6 +425,24 @@ bool Partition::corrupt() const {
   return corruption_.has_value();
 }
 
+std::optional<Error> Partition::write_failure() const {
+  if (!failed_.load(std::memory_order_acquire)) return std::nullopt;
+  std::shared_lock lock(mu_);
+  return write_failure_;
+}
+
+void Partition::fail_writes(const Error& error) {
+  {
+    std::unique_lock lock(mu_);
+    if (write_failure_) return;
+    write_failure_ = error;
+    failed_.store(true, std::memory_order_release);
+  }
+  RINGLOG_ERROR("partition %s: %s; it refuses appends and its durable offset stays at what was "
+                "synced before, until the engine is reopened",
+                partition_name(topic_, id_).c_str(), error.to_string().c_str());
+}
+
 std::pair<std::int64_t, std::int64_t> Partition::offsets() const {
   std::shared_lock lock(mu_);
   return {log_start_, high_watermark_};
@@ -447,6 +465,7 @@ PartitionInfo Partition::info() const {
     out.size_bytes += seg->end_pos;
   out.segments = segments_.size();
   out.corruption = corruption_;
+  if (write_failure_) out.write_failure = write_failure_->to_string();
   return out;
 }
 
@@ -639,7 +658,10 @@ Result<bool> Partition::roll() {
   if (*size != old.end_pos) {
     if (auto s = old.file->truncate(old.end_pos); !s) return fail(s.error());
   }
-  if (auto s = old.file->sync(); !s) return fail(s.error());
+  if (auto s = old.file->sync(); !s) {
+    fail_writes(s.error().with_context("fdatasync on roll"));
+    return fail(s.error());
+  }
   bool prepared = false;
   {
     std::lock_guard lock(prepare_mu_);
@@ -706,11 +728,16 @@ Result<bool> Partition::sync_published() {
   RecoveryPoint point;
   {
     std::shared_lock lock(mu_);
+    if (write_failure_) return fail(*write_failure_);
     if (deleted_ || corruption_ || log_end_ <= durable_) return false;
     seg = segments_.back();
     point = {log_end_, seg->base_offset, seg->end_pos, seg->max_timestamp_ms, false};
   }
-  if (auto s = seg->file->sync(); !s) return fail(s.error());
+  if (auto s = seg->file->sync(); !s) {
+    Error error = s.error().with_context("fdatasync");
+    fail_writes(error);
+    return fail(error);
+  }
   std::unique_lock lock(mu_);
   if (point.offset > durable_) {  // a roll meanwhile may have made more durable already
     durable_ = point.offset;
@@ -729,9 +756,7 @@ void Partition::repair_failed_write() {
     (void)reserve_tail(*seg.file, seg.end_pos);
     return;
   }
-  RINGLOG_ERROR("partition %s: cannot cut a failed write (%s); refusing appends until reopen",
-                partition_name(topic_, id_).c_str(), s.error().to_string().c_str());
-  writer_.sticky = s.error();
+  fail_writes(s.error().with_context("cutting a failed write"));
 }
 
 }  // namespace ringlog

@@ -12,6 +12,7 @@
 // published `end_pos` never change, so reads happen outside the lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -80,6 +81,8 @@ class Partition {
   std::pair<std::int64_t, std::int64_t> offsets() const;
   PartitionInfo info() const;
   bool corrupt() const;
+  // The I/O failure that took the partition out of service (see fail_writes), if any.
+  std::optional<Error> write_failure() const;
 
   // --- Maintenance (maintenance thread, close).
   // Deletes sealed segments past retention; returns how many.
@@ -104,7 +107,6 @@ class Partition {
     std::uint64_t write_pos = 0;  // where the current cycle's write starts
     std::uint64_t write_bytes = 0;
     std::int64_t next_offset = 0;
-    std::optional<Error> sticky;  // a failure that could not be repaired: refuse appends
   };
   WriterState& writer() { return writer_; }
   Segment& active_segment() { return *active_; }
@@ -117,7 +119,16 @@ class Partition {
   void publish_write(bool synced);
   // --- Syncer thread (syncer.h): fdatasyncs the active segment and then advances `durable` to
   // what was published when the sync started. Returns whether a sync was needed and made.
+  // A failed sync takes the partition out of service (fail_writes); after that it returns the
+  // failure without syncing again.
   Result<bool> sync_published();
+  // Takes the partition out of service after an I/O failure that cannot be repaired in place,
+  // above all a failed fdatasync: the kernel may have dropped the unsynced pages it covered
+  // while marking them clean, so a retried fdatasync could succeed without writing them
+  // ("fsyncgate"). From now on `durable` never advances, appends fail with this error, and
+  // Engine::sync and close report it; reopening the engine recovers the log by a CRC scan from
+  // the last durable point. Any thread; the first failure is kept.
+  void fail_writes(const Error& error);
   // After a failed write or sync of the current cycle: cuts whatever part of it reached the
   // file (so that it can never be recovered as if it had been acknowledged).
   void repair_failed_write();
@@ -155,6 +166,8 @@ class Partition {
   RecoveryPoint durable_point_;
   std::optional<RecoveryPoint> recovered_point_;  // the checkpoint's point, as recovery found it
   std::optional<std::string> corruption_;
+  std::optional<Error> write_failure_;
+  std::atomic<bool> failed_{false};  // write_failure_ is set: the writer's lock-free check
   bool deleted_ = false;
 
   std::shared_ptr<Segment> active_;  // writer thread (and recovery)

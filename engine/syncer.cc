@@ -7,7 +7,6 @@
 #include "engine/engine_impl.h"
 #include "engine/partition.h"
 #include "io/assert.h"
-#include "io/log.h"
 
 namespace ringlog {
 
@@ -90,13 +89,11 @@ Status Syncer::sync_each(const std::vector<std::shared_ptr<Partition>>& partitio
       if (*synced) syncs_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    RINGLOG_WARN("engine: sync of %s/%d failed: %s", p->topic().c_str(), p->id(),
-                 synced.error().to_string().c_str());
+    // Not retried: the partition took itself out of service (Partition::fail_writes) and logged
+    // why; a retried fdatasync could succeed without having written the data.
     if (result)
       result =
           fail(synced.error().with_context("sync " + p->topic() + "/" + std::to_string(p->id())));
-    std::lock_guard lock(mu_);
-    if (auto it = entries_.find(p.get()); it != entries_.end()) it->second.dirty = true;
   }
   return result;
 }

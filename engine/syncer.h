@@ -12,8 +12,8 @@
 //
 // Threading: note_written and sync_all from any thread (the writer, in practice); stop once, from
 // the thread that owns the engine. Done callbacks run on the syncer thread and must not block.
-// A failed sync is logged and retried at the next interval (or the next sync_all); sync_all
-// reports the first failure of its round.
+// A failed sync is not retried: it takes the partition out of service (Partition::fail_writes),
+// and sync_all reports the first failure of its round.
 #pragma once
 
 #include <atomic>

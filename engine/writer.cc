@@ -62,7 +62,8 @@ void EngineImpl::plan_partition(Partition& p, std::vector<iovec>& iovs) {
   w.taken = 0;
   if (p.deleted())
     return fail_pending(p, Error(Errc::kNotFound, "topic '" + p.topic() + "' was deleted"));
-  if (w.sticky) return fail_pending(p, w.sticky->with_context("append to " + where(p)));
+  if (auto failure = p.write_failure())
+    return fail_pending(p, failure->with_context("append to " + where(p)));
   Segment* seg = &p.active_segment();
   w.write_pos = seg->end_pos;
   w.next_offset = seg->next_offset;

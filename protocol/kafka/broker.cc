@@ -166,7 +166,8 @@ MetadataResponse::Topic Broker::describe_for_metadata(const std::string& name, b
   }
   for (const PartitionInfo& p : info->partitions) {
     MetadataResponse::Partition part;
-    part.error_code = p.corruption ? error::kKafkaStorageError : error::kNone;
+    part.error_code =
+        p.corruption || p.write_failure ? error::kKafkaStorageError : error::kNone;
     part.partition_index = p.partition;
     part.leader_id = options_.node_id;
     part.replica_nodes = {options_.node_id};

@@ -60,6 +60,13 @@ struct PartitionInfo {
   // stops there), nothing is deleted or truncated, and it refuses appends with kCorruption,
   // across restarts too.
   std::optional<std::string> corruption;
+  // Set when an fdatasync of the partition failed (or a failed write could not be cut): the
+  // kernel may have dropped the unsynced data, so the partition is out of service until the
+  // engine is reopened. `durable` stays where the last successful sync left it; appends fail
+  // with this error; Engine::sync and Engine::close report it, and close writes no
+  // clean-shutdown marker, so the next open recovers by a CRC scan from the durable point
+  // (docs/durability.md, "When an fdatasync fails").
+  std::optional<std::string> write_failure;
 };
 
 struct TopicInfo {
@@ -127,6 +134,7 @@ struct EngineStats {
   std::uint64_t topics = 0;
   std::uint64_t partitions = 0;
   std::uint64_t corrupt_partitions = 0;
+  std::uint64_t failed_partitions = 0;  // out of service after a failed sync (write_failure)
   // What open() did: how many bytes of log it scanned and what it cut off as torn tails.
   std::uint64_t recovery_scanned_bytes = 0;
   std::uint64_t recovery_truncated_bytes = 0;
