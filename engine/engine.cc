@@ -135,6 +135,7 @@ Status EngineImpl::start() {
   recovery_ms_ = monotonic_ms() - started;
   syncer_.start();
   writer_ = std::thread([this] { writer_loop(); });
+  completer_ = std::thread([this] { completion_loop(); });
   maintenance_ = std::thread([this] { maintenance_loop(); });
   started_ = true;
   return {};
@@ -423,8 +424,8 @@ void EngineImpl::submit_append(std::string_view topic, std::int32_t partition,
                                                std::to_string(partition) +
                                                " is damaged and refuses appends (see describe)"));
   if (auto failure = (*p)->write_failure())
-    return reject(failure->with_context("append to " + std::string(topic) + "/" +
-                                        std::to_string(partition)));
+    return reject(
+        failure->with_context("append to " + std::string(topic) + "/" + std::to_string(partition)));
   req.partition = std::move(*p);
   req.append.bytes = std::move(batches);
   req.append.done = std::move(done);
@@ -443,6 +444,7 @@ void EngineImpl::queue_append(Request req, bool wait_for_room) {
     pending_bytes_.store(pending_bytes_.load(std::memory_order_relaxed) + size,
                          std::memory_order_relaxed);
     queue_.push_back(std::move(req));
+    queued_.store(true, std::memory_order_release);
     lock.unlock();
     queue_cv_.notify_one();
     return;
@@ -479,6 +481,7 @@ Status EngineImpl::sync() {
     std::lock_guard lock(queue_mu_);
     if (stopping_) return fail(Errc::kClosed, "engine is closed");
     queue_.push_back(std::move(req));
+    queued_.store(true, std::memory_order_release);
   }
   queue_cv_.notify_one();
   auto r = future.get();
@@ -699,6 +702,12 @@ void EngineImpl::stop_threads(bool crash) {
   queue_cv_.notify_all();
   room_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(deliver_mu_);
+    deliver_stop_ = true;
+  }
+  deliver_cv_.notify_one();
+  if (completer_.joinable()) completer_.join();  // runs what the writer handed it first
   syncer_.stop(!crash);  // after the writer: it syncs what the writer's last cycles wrote
   {
     std::lock_guard lock(maintenance_mu_);

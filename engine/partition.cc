@@ -438,9 +438,10 @@ void Partition::fail_writes(const Error& error) {
     write_failure_ = error;
     failed_.store(true, std::memory_order_release);
   }
-  RINGLOG_ERROR("partition %s: %s; it refuses appends and its durable offset stays at what was "
-                "synced before, until the engine is reopened",
-                partition_name(topic_, id_).c_str(), error.to_string().c_str());
+  RINGLOG_ERROR(
+      "partition %s: %s; it refuses appends and its durable offset stays at what was "
+      "synced before, until the engine is reopened",
+      partition_name(topic_, id_).c_str(), error.to_string().c_str());
 }
 
 std::pair<std::int64_t, std::int64_t> Partition::offsets() const {

@@ -6,8 +6,9 @@
 // durability asks for one (`always`). The uring Env submits all of them in one io_uring_enter.
 // When the submission completes, the cycle publishes the new log ends (and durable points), hands
 // what no sync covered to the syncer (syncer.h: `interval` and `never` are synced off this
-// thread), and runs the listener and the callbacks. Appends arriving meanwhile gather in the
-// queue for the next cycle.
+// thread), and runs the listener and the callbacks, or hands them to the completion thread when
+// there are many (waking many producers takes as long as a sync). Appends arriving meanwhile
+// gather in the queue for the next cycle.
 #include <algorithm>
 #include <chrono>
 
@@ -31,13 +32,31 @@ std::string where(const Partition& p) {
 }
 }  // namespace
 
+// How long the writer spins for the next append after a cycle before it sleeps on the queue's
+// condition variable. A producer acknowledged by the cycle usually appends again within tens of
+// microseconds; sleeping instead costs a futex wake per cycle, and on a VM the wake-up of an idle
+// vCPU can take longer than a fast fdatasync.
+constexpr auto kIdleSpin = std::chrono::microseconds(100);
+
+void EngineImpl::spin_for_work() const {
+  const auto until = std::chrono::steady_clock::now() + kIdleSpin;
+  do {
+    for (int i = 0; i < 64; ++i) {
+      if (queued_.load(std::memory_order_acquire)) return;
+      __builtin_ia32_pause();
+    }
+  } while (std::chrono::steady_clock::now() < until);
+}
+
 void EngineImpl::writer_loop() {
   std::vector<Request> batch;
   while (true) {
+    if (dirty_.empty() && !queued_.load(std::memory_order_acquire)) spin_for_work();
     {
       std::unique_lock lock(queue_mu_);
       if (dirty_.empty()) queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       batch.swap(queue_);
+      queued_.store(false, std::memory_order_relaxed);
       if (stopping_ && batch.empty() && dirty_.empty()) break;
     }
     run_cycle(batch);
@@ -151,20 +170,22 @@ void EngineImpl::pass_sync_waiters() {
 }
 
 // First the bytes of the completed requests leave the pending count (their buffers are gone;
-// appenders waiting for room wake, and a producer acknowledged below finds room at once). Then
-// the listener (waiting consumers wake as soon as the data is visible), then the producers'
-// callbacks: by the time an append returns, the listener has heard of it.
-void EngineImpl::deliver_completions() {
-  if (cycle_released_bytes_ > 0) {
-    {
-      std::lock_guard lock(queue_mu_);
-      RINGLOG_ASSERT(pending_bytes_ >= cycle_released_bytes_);
-      pending_bytes_.store(pending_bytes_ - cycle_released_bytes_, std::memory_order_relaxed);
-    }
-    cycle_released_bytes_ = 0;
-    room_cv_.notify_all();
+// appenders waiting for room wake, and a producer acknowledged later finds room at once).
+void EngineImpl::release_pending_bytes() {
+  if (cycle_released_bytes_ == 0) return;
+  {
+    std::lock_guard lock(queue_mu_);
+    RINGLOG_ASSERT(pending_bytes_ >= cycle_released_bytes_);
+    pending_bytes_.store(pending_bytes_ - cycle_released_bytes_, std::memory_order_relaxed);
   }
-  if (!cycle_visible_.empty()) {
+  cycle_released_bytes_ = 0;
+  room_cv_.notify_all();
+}
+
+// Then the listener (waiting consumers wake as soon as the data is visible), then the producers'
+// callbacks: by the time an append returns, the listener has heard of it.
+void EngineImpl::deliver(Completions& completions, Visible& visible) {
+  if (!visible.empty()) {
     std::lock_guard call(listener_call_mu_);
     std::shared_ptr<VisibilityListener> listener;
     {
@@ -173,14 +194,59 @@ void EngineImpl::deliver_completions() {
     }
     if (listener) {
       listener_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-      for (const auto& [p, hw] : cycle_visible_)
+      for (const auto& [p, hw] : visible)
         (*listener)(p->topic(), p->id(), hw);
       listener_thread_.store(std::thread::id(), std::memory_order_relaxed);
     }
   }
-  for (auto& [done, result] : completions_)
+  for (auto& [done, result] : completions)
     done(std::move(result));
-  completions_.clear();
+  completions.clear();
+  visible.clear();
+}
+
+namespace {
+// Up to this many completions a cycle is delivered inline (when nothing is queued for the
+// completion thread): one producer's acknowledgement should not pay a thread hop.
+constexpr std::size_t kInlineCompletions = 4;
+}  // namespace
+
+void EngineImpl::hand_off_completions() {
+  if (completions_.empty() && cycle_visible_.empty()) return;
+  {
+    std::unique_lock lock(deliver_mu_);
+    if (delivering_ || !deliveries_.empty() || completions_.size() > kInlineCompletions) {
+      Delivery d;
+      if (!spare_deliveries_.empty()) {
+        d = std::move(spare_deliveries_.back());
+        spare_deliveries_.pop_back();
+      }
+      d.completions.swap(completions_);
+      d.visible.swap(cycle_visible_);
+      deliveries_.push_back(std::move(d));
+      lock.unlock();
+      deliver_cv_.notify_one();
+      return;
+    }
+  }
+  // Nothing queued and only the writer queues: the completion thread stays idle meanwhile.
+  deliver(completions_, cycle_visible_);
+}
+
+void EngineImpl::completion_loop() {
+  std::unique_lock lock(deliver_mu_);
+  while (true) {
+    deliver_cv_.wait(lock, [&] { return !deliveries_.empty() || deliver_stop_; });
+    if (deliveries_.empty()) break;  // stopping, and everything handed over was delivered
+    Delivery d = std::move(deliveries_.front());
+    deliveries_.pop_front();
+    delivering_ = true;
+    lock.unlock();
+    deliver(d.completions, d.visible);
+    lock.lock();
+    delivering_ = false;
+    spare_deliveries_.push_back(std::move(d));
+  }
 }
 
 void EngineImpl::run_cycle(std::vector<Request>& batch) {
@@ -224,7 +290,7 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
   visible.clear();
   for (std::size_t i = 0; i < ops_.size(); ++i) {
     complete_partition(planned[i], ops_[i].result, ops_[i].sync_after);
-    if (ops_[i].result) visible.emplace_back(planned[i].get(), planned[i]->offsets().second);
+    if (ops_[i].result) visible.emplace_back(planned[i], planned[i]->offsets().second);
   }
   std::erase_if(dirty_, [](const std::shared_ptr<Partition>& p) {
     if (!p->writer().pending.empty()) return false;
@@ -236,7 +302,8 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
   for (const auto& p : planned)
     prepare = prepare || p->wants_prepared_segment();
   if (prepare) maintenance_cv_.notify_one();
-  deliver_completions();
+  release_pending_bytes();
+  hand_off_completions();
 }
 
 }  // namespace ringlog

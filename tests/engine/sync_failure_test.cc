@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "engine_test_util.h"
 #include "engine/names.h"
+#include "engine_test_util.h"
 #include "io/log.h"
 
 namespace ringlog::test {
@@ -83,7 +83,8 @@ TEST_CASE("sync failure: close reports it and leaves no clean-shutdown marker; r
   REQUIRE_FALSE(closed);
   CHECK(closed.error().code() == Errc::kIo);
   f.engine.reset();
-  CHECK_FALSE(std::filesystem::exists(f.options.data_dir + "/" + std::string(kCleanShutdownFileName)));
+  CHECK_FALSE(
+      std::filesystem::exists(f.options.data_dir + "/" + std::string(kCleanShutdownFileName)));
 
   SUBCASE("the unsynced writes reached the disk after all: recovered by the scan") {
     Engine& reopened = f.open();
@@ -123,8 +124,7 @@ TEST_CASE("sync failure: a failed sync on roll takes the partition out of servic
     if (partition_info(e, "t").size_bytes + batch.size() > 4096) {
       // The maintenance thread prepares the next segment (and syncs it) off the write path;
       // the failure is meant for the roll's sync, so wait for the prepared file first.
-      const std::string prepared =
-          f.partition_dir("t") + "/" + std::string(kPreparedSegmentName);
+      const std::string prepared = f.partition_dir("t") + "/" + std::string(kPreparedSegmentName);
       auto prepared_and_synced = [&] {
         return std::filesystem::exists(prepared) && f.fault.counters().syncs > syncs_before;
       };

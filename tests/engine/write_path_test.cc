@@ -2,7 +2,10 @@
 // backpressure, and removing the visibility listener while it runs.
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "engine_test_util.h"
 #include "gated_env.h"
@@ -203,6 +206,74 @@ TEST_CASE("listener: removing it waits for a call in progress, and it is not cal
   REQUIRE(e.append("t", 0, make_batch("b")));
   CHECK(calls.load() == 1);
   CHECK(eventually([&] { return outcomes.ok.load() == 1; }));
+}
+
+}  // namespace ringlog::test
+
+namespace ringlog::test {
+
+TEST_CASE(
+    "completions: callbacks run in offset order, after the listener heard their high watermark, "
+    "whether a cycle completes a few appends or hundreds") {
+  GatedFixture f;
+  Engine& e = f.open();
+  REQUIRE(e.create_topic("t", TopicConfig{}));
+  std::atomic<std::int64_t> heard{0};
+  e.set_visibility_listener(
+      [&](std::string_view, std::int32_t, std::int64_t hw) { heard.store(hw); });
+  std::mutex mu;
+  std::vector<std::pair<std::int64_t, std::int64_t>> order;  // (first, last) as called
+  int not_heard_first = 0;
+  std::atomic<int> done{0};
+  int failed = 0;
+  auto callback = [&](Result<AppendResult> r) {
+    std::lock_guard lock(mu);
+    if (!r) {
+      ++failed;
+      done++;
+      return;
+    }
+    if (heard.load() < r->last_offset + 1) ++not_heard_first;
+    order.emplace_back(r->first_offset, r->last_offset);
+    done++;
+  };
+  // Hold the first write so that the next cycle completes hundreds of appends at once; then
+  // alternate small and large cycles.
+  int issued = 0;
+  for (int round = 0; round < 6; ++round) {
+    f.gated.hold_writes(true);
+    e.append_async("t", 0, make_batch("head" + std::to_string(round)), callback);
+    ++issued;
+    REQUIRE(f.gated.wait_held_writes(1));
+    const int burst = round % 2 == 0 ? 300 : 2;
+    for (int i = 0; i < burst; ++i, ++issued)
+      e.append_async("t", 0, make_batch("r" + std::to_string(round) + "." + std::to_string(i), 2),
+                     callback);
+    f.gated.hold_writes(false);
+    REQUIRE(eventually([&] { return done.load() == issued; }));
+  }
+  std::lock_guard lock(mu);
+  REQUIRE(failed == 0);
+  CHECK(not_heard_first == 0);
+  REQUIRE(order.size() == static_cast<std::size_t>(issued));
+  std::int64_t next = 0;
+  for (const auto& [first, last] : order) {
+    REQUIRE(first == next);
+    next = last + 1;
+  }
+}
+
+TEST_CASE("completions: close returns only after every accepted append's callback ran") {
+  EngineFixture f;
+  Engine& e = f.open();
+  REQUIRE(e.create_topic("t", TopicConfig{}));
+  std::atomic<int> called{0};
+  const int kAppends = 2000;
+  for (int i = 0; i < kAppends; ++i)
+    e.append_async("t", 0, make_batch("v" + std::to_string(i)),
+                   [&](Result<AppendResult>) { called++; });
+  REQUIRE(e.close());
+  CHECK(called.load() == kAppends);
 }
 
 }  // namespace ringlog::test

@@ -174,7 +174,8 @@ class Engine {
   // kCorruption for a damaged partition, kClosed, ...), in which case none of them is ever
   // visible, not even after a restart. Invalid requests complete (with their error) before
   // append_async returns, on the calling thread. Callbacks must not block: they run on the
-  // writer thread that commits everyone's appends.
+  // writer thread that commits everyone's appends or on its completion thread, one at a time,
+  // in offset order per partition.
   //
   // Backpressure: appends accepted but not yet completed may hold at most
   // EngineOptions::max_pending_bytes (EngineStats::pending_bytes). append_async never blocks
