@@ -38,12 +38,22 @@ std::string where(const Partition& p) {
 // vCPU can take longer than a fast fdatasync.
 constexpr auto kIdleSpin = std::chrono::microseconds(100);
 
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+}  // namespace
+
 void EngineImpl::spin_for_work() const {
   const auto until = std::chrono::steady_clock::now() + kIdleSpin;
   do {
     for (int i = 0; i < 64; ++i) {
       if (queued_.load(std::memory_order_acquire)) return;
-      __builtin_ia32_pause();
+      cpu_relax();
     }
   } while (std::chrono::steady_clock::now() < until);
 }
