@@ -1,160 +1,33 @@
 #include "cli/cli_support.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
-#include <thread>
-
-#include <doctest/doctest.h>
 
 namespace ringlog::cli::test {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/ringlog-cli-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  REQUIRE(::mkdtemp(buf.data()) != nullptr);
-  path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::string ringlog_binary() {
-  const char* path = std::getenv("RINGLOG_BINARY");
-  REQUIRE_MESSAGE(path != nullptr, "RINGLOG_BINARY is not set (run the suite through ctest)");
-  return path;
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 namespace {
 
-// Forks and execs `ringlog args...` in `cwd` with stdin/stdout/stderr from/to files.
-pid_t spawn(const std::string& cwd, const std::vector<std::string>& args, const std::string& in,
-            const std::string& out, const std::string& err) {
-  std::string binary = ringlog_binary();
-  std::vector<char*> argv;
-  argv.push_back(binary.data());
-  std::vector<std::string> copies = args;
-  for (std::string& a : copies)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    int fd_in = ::open(in.c_str(), O_RDONLY);
-    int fd_out = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fd_err = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd_in < 0 || fd_out < 0 || fd_err < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(127);
-    ::dup2(fd_in, 0);
-    ::dup2(fd_out, 1);
-    ::dup2(fd_err, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      FAIL("ringlog did not exit within " << limit.count() << " s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+std::vector<std::string> serve_args(const std::string& data_dir,
+                                    const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args{"--data", data_dir, "--listen", "127.0.0.1:0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return args;
 }
 
 }  // namespace
 
 RunResult run_ringlog(const std::string& cwd, const std::vector<std::string>& args,
                       const std::string& input) {
-  TempDir io;
-  write_file(io / "in", input);
-  pid_t pid = spawn(cwd, args, io / "in", io / "out", io / "err");
-  RunResult r;
-  r.exit_code = wait_exit(pid, std::chrono::seconds(60));
-  r.out = read_file(io / "out");
-  r.err = read_file(io / "err");
-  return r;
+  std::vector<std::string> argv{ringlog_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testing::run_command(argv, cwd, input, std::chrono::seconds(60));
 }
 
 ServerProcess::ServerProcess(const std::string& cwd, const std::string& data_dir,
-                             const std::vector<std::string>& extra_args) {
-  log_path_ = cwd + "/serve.log";
-  std::vector<std::string> args{"serve", "--data", data_dir, "--listen", "127.0.0.1:0"};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = spawn(cwd, args, "/dev/null", cwd + "/serve.out", log_path_);
-  const std::string marker = "ringlog serve: listening on ";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::string text = log();
-    auto at = text.find(marker);
-    if (at != std::string::npos && text.find(',', at) != std::string::npos) {
-      at += marker.size();
-      address_ = text.substr(at, text.find(',', at) - at);
-      return;
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      FAIL("ringlog serve exited before listening: " << text);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  FAIL("ringlog serve did not listen within 20 s: " << log());
-}
-
-ServerProcess::~ServerProcess() {
-  if (pid_ > 0) (void)stop();
-}
-
-int ServerProcess::stop() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int code = wait_exit(pid_, std::chrono::seconds(30));
-  pid_ = -1;
-  return code;
-}
-
-std::string ServerProcess::log() const {
-  return read_file(log_path_);
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::string line;
-  std::istringstream in(text);
-  while (std::getline(in, line))
-    lines.push_back(line);
-  return lines;
-}
+                             const std::vector<std::string>& extra_args)
+    : ServeProcess({.args = serve_args(data_dir, extra_args),
+                    .cwd = cwd,
+                    .out_path = cwd + "/serve.out",
+                    .err_path = cwd + "/serve.log"}) {}
 
 namespace {
 

@@ -19,9 +19,7 @@
 // The last round ends with SIGTERM (clean shutdown) instead, and a final check.
 // --sabotage damages the log after each kill, to show that the checks catch a loss (exit 1).
 // Exit status: 0 all good, 1 loss or corruption found, 2 usage, 3 infrastructure failure.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,15 +29,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -48,12 +45,16 @@
 #include <ringlog/batch.h>
 
 #include "protocol/client.h"
+#include "tests/support/files.h"
+#include "tests/support/process.h"
+#include "tests/support/serve.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using ringlog::protocol::Client;
 using ringlog::protocol::ClientOptions;
+using ringlog::testing::ServeProcess;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kTopic = "crash";
@@ -141,97 +142,28 @@ void failure(const char* format, ...) {
 
 // ---- the server process -------------------------------------------------------------------
 
-class ServerProcess {
- public:
-  // Starts `ringlog serve` and waits until it prints the address it listens on.
-  bool start(const Options& o, const std::string& data_dir, const std::string& log_path) {
-    ::unlink(log_path.c_str());  // never read the previous server's address
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 2);
-      dup2(fd, 1);
-      std::vector<std::string> args = {o.binary,       "serve",       "--data",
-                                       data_dir,       "--listen",    "127.0.0.1:0",
-                                       "--durability", o.durability,  "--segment-size",
-                                       o.segment_size, "--log-level", "warn"};
-      std::vector<char*> argv;
-      for (auto& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    const auto deadline = Clock::now() + 20s;
-    while (Clock::now() < deadline) {
-      std::ifstream in(log_path);
-      std::stringstream text;
-      text << in.rdbuf();
-      const std::string s = text.str();
-      auto at = s.find("listening on ");
-      if (at != std::string::npos) {
-        auto end = s.find_first_of(", \n", at + 13);
-        if (end != std::string::npos) {
-          address_ = s.substr(at + 13, end - at - 13);
-          return true;
-        }
-      }
-      int status;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        std::fprintf(stderr, "server exited during startup:\n%s\n", s.c_str());
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    std::fprintf(stderr, "server did not start listening within 20 s\n");
-    kill9();
-    return false;
+// `ringlog serve` on a free loopback port over `data_dir`, started and waited for by
+// tests/support/serve.h; nullptr (with the reason on stderr) when it does not come up.
+std::unique_ptr<ServeProcess> start_server(const Options& o, const std::string& data_dir,
+                                           const std::string& log_path) {
+  ringlog::testing::ServeOptions serve;
+  serve.binary = o.binary;
+  serve.args = {"--data",     data_dir,         "--listen",     "127.0.0.1:0", "--durability",
+                o.durability, "--segment-size", o.segment_size, "--log-level", "warn"};
+  serve.out_path = log_path;
+  serve.err_path = log_path;
+  try {
+    return std::make_unique<ServeProcess>(serve);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return nullptr;
   }
+}
 
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  // SIGTERM: clean shutdown. Returns the exit status (or -1).
-  int terminate() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  const std::string& address() const { return address_; }
-  ~ServerProcess() { kill9(); }
-
- private:
-  pid_t pid_ = -1;
-  std::string address_;
-};
-
+// Runs `args` with stdout and stderr in `log_path` and waits for it; the exit code.
 int run_command(const std::vector<std::string>& args, const std::string& log_path) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto a : args)
-      argv.push_back(strdup(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ringlog::testing::Child command(args, {.out_path = log_path, .err_path = log_path});
+  return command.wait();
 }
 
 // ---- the model of what was acknowledged ---------------------------------------------------
@@ -483,10 +415,8 @@ void sabotage(const std::string& data_dir) {
   std::printf("sabotage: zeroed bytes %zu..%zu of %s\n", from, last, newest.c_str());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Options o = parse_options(argc, argv);
+// The loop described at the top of this file; returns the exit status.
+int crash_loop(const Options& o) {
   ::signal(SIGPIPE, SIG_IGN);
   const bool interval_mode = o.durability != "always";
   std::string root = (std::filesystem::temp_directory_path() / "ringlog-crash-XXXXXX").string();
@@ -509,19 +439,19 @@ int main(int argc, char** argv) {
   bool infra_failed = false;
   for (int round = 0; round <= o.rounds; ++round) {
     const bool last = round == o.rounds || Clock::now() - started > std::chrono::seconds(o.seconds);
-    ServerProcess server;
-    if (!server.start(o, data_dir, root + "/serve.log")) {
+    std::unique_ptr<ServeProcess> server = start_server(o, data_dir, root + "/serve.log");
+    if (!server) {
       infra_failed = true;
       break;
     }
-    if (round == 0 && !ensure_topic(server.address())) {
+    if (round == 0 && !ensure_topic(server->address())) {
       std::fprintf(stderr, "could not create the topic\n");
       infra_failed = true;
       break;
     }
-    check_all(server.address(), model, interval_mode, totals);
+    check_all(server->address(), model, interval_mode, totals);
     if (last) {
-      const int status = server.terminate();
+      const int status = server->stop();
       if (status != 0) failure("clean shutdown exited %d", status);
       break;
     }
@@ -531,11 +461,11 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> producers;
     for (int i = 0; i < o.producers; ++i) {
-      producers.emplace_back(produce, server.address(), i, round, rng(), std::ref(model),
+      producers.emplace_back(produce, server->address(), i, round, rng(), std::ref(model),
                              std::ref(totals), std::cref(stop));
     }
     std::this_thread::sleep_for(kill_after);
-    server.kill9();
+    (void)server->kill();
     stop = true;
     for (auto& t : producers)
       t.join();
@@ -543,8 +473,7 @@ int main(int argc, char** argv) {
     if (verify != 0) {
       failure("round %d: `ringlog verify` exited %d (log in %s/verify.log)", round, verify,
               root.c_str());
-      std::ifstream in(root + "/verify.log");
-      std::fprintf(stderr, "%s\n", std::string(std::istreambuf_iterator<char>(in), {}).c_str());
+      std::fprintf(stderr, "%s\n", ringlog::testing::read_file(root + "/verify.log").c_str());
     }
     if (o.sabotage) sabotage(data_dir);
     ++rounds_done;
@@ -573,4 +502,16 @@ int main(int argc, char** argv) {
   }
   if (!o.keep) std::filesystem::remove_all(root);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  try {
+    return crash_loop(o);
+  } catch (const std::exception& e) {  // the loop's own machinery failed (fork, ...)
+    std::fprintf(stderr, "crash_driver: %s\n", e.what());
+    return 3;
+  }
 }

@@ -1,85 +1,33 @@
 // Support for running real Kafka clients (kcat, librdkafka) against the `ringlog serve` binary:
-// child processes that are always stopped by their PID, a server on free loopback ports that can
-// be restarted on the same ports and data directory, shell commands, and polling with a
-// deadline instead of fixed sleeps.
+// a server on free loopback ports that can be restarted on the same ports and data directory,
+// commands bounded by `timeout`, and `ringlog offsets`/`dump` parsing. Child processes (always
+// stopped by their PID), shell commands, files and polling with a deadline come from
+// tests/support/.
 #pragma once
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "tests/support/files.h"
+#include "tests/support/process.h"
+#include "tests/support/serve.h"
+
 namespace ringlog::kafka_clients::test {
 
-// Calls `done` every 50 ms until it returns true or `limit` has passed; returns whether it did.
-bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& done);
-
-struct ShellResult {
-  int exit_code = -1;  // 128 + signal if killed
-  std::string out;     // standard output only
-};
-// Runs `command` with /bin/sh and waits for it. Callers bound it with `timeout N ...`.
-ShellResult shell(const std::string& command);
-
-// Whether `name` is an executable on PATH.
-bool have_command(const std::string& name);
-
-// The bytes of a file ("" if it cannot be read), and a whole-file write.
-std::string read_file(const std::string& path);
-void write_file(const std::string& path, const std::string& bytes);
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// A TCP port that was free on 127.0.0.1 a moment ago (bound, then released). Another process
-// may take it in between: users retry with a new one when their bind fails.
-std::uint16_t free_port();
-
-// Whether something accepts a TCP connection on 127.0.0.1:port.
-bool accepts(std::uint16_t port);
-
-// One child process (no shell) with stdin, stdout and stderr redirected to files. It receives
-// SIGTERM if this test process dies first (PR_SET_PDEATHSIG), and the destructor stops it, so a
-// failing test leaves nothing running. Not thread-safe.
-class Child {
- public:
-  Child(const std::vector<std::string>& argv, const std::string& out_path,
-        const std::string& err_path, const std::string& in_path = "/dev/null");
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // Reaps the child if it has exited (never blocks); true once it has.
-  bool exited();
-  // The exit code (128 + signal) once exited() is true.
-  int exit_code() const { return exit_code_; }
-  // SIGTERM, then waits up to `grace`; SIGKILL after that. Returns the exit code.
-  int stop(std::chrono::milliseconds grace = std::chrono::seconds(20));
-  // Waits up to `limit` for the child to exit by itself; SIGKILLs it after that and returns
-  // std::nullopt.
-  std::optional<int> wait(std::chrono::milliseconds limit);
-
- private:
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
-};
+using testing::Child;
+using testing::ChildOptions;
+using testing::lines_of;
+using testing::read_file;
+using testing::sh_quote;
+using testing::shell;
+using testing::ShellResult;
+using testing::TempDir;
+using testing::wait_until;
+using testing::write_file;
 
 // The `ringlog` binary under test: $RINGLOG_BINARY (ctest sets it). Fails the test case when
 // unset, and when the binary has no Kafka listener (`serve --kafka-listen`).
@@ -89,16 +37,16 @@ std::string ringlog_binary();
 // loopback ports (durability `always`, 4 MiB segments). start() waits until both ports accept
 // connections; stop() sends SIGTERM to the PID and waits; start() after stop() reuses the same
 // ports and data directory (a restart). The destructor stops a running server.
-class ServeProcess {
+class KafkaServer {
  public:
-  ServeProcess(const std::string& work_dir, std::vector<std::string> extra_args = {});
-  ~ServeProcess();
-  ServeProcess(const ServeProcess&) = delete;
-  ServeProcess& operator=(const ServeProcess&) = delete;
+  KafkaServer(const std::string& work_dir, std::vector<std::string> extra_args = {});
+  ~KafkaServer();
+  KafkaServer(const KafkaServer&) = delete;
+  KafkaServer& operator=(const KafkaServer&) = delete;
 
   void start();
   int stop();  // the server's exit code (0 on a clean shutdown)
-  bool running() const { return child_ != nullptr; }
+  bool running() const { return process_ != nullptr; }
 
   const std::string& data_dir() const { return data_dir_; }
   std::string line_address() const;  // 127.0.0.1:PORT, for `ringlog ... --server`
@@ -115,11 +63,8 @@ class ServeProcess {
   std::uint16_t line_port_ = 0;
   std::uint16_t kafka_port_ = 0;
   int starts_ = 0;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<testing::ServeProcess> process_;
 };
-
-// Quotes `text` for /bin/sh (single quotes).
-std::string sh_quote(const std::string& text);
 
 // Parses the text output of `ringlog offsets TOPIC --group G`: per partition (in order), the
 // high watermark and the committed offset (nullopt when "-"). Empty on unexpected output.
@@ -161,7 +106,7 @@ class ServerFixture {
   std::vector<BatchSummary> dump_batches(const std::string& topic, int partition) const;
 
   TempDir work;
-  std::unique_ptr<ServeProcess> server;
+  std::unique_ptr<KafkaServer> server;
 };
 
 // False (and a MESSAGE saying the test is skipped) when kcat is not installed.

@@ -15,15 +15,6 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    lines.push_back(line);
-  return lines;
-}
-
 TEST_CASE_FIXTURE(ServerFixture, "kcat: -L lists the one broker at its address and the topics") {
   if (!kcat_installed()) return;
   REQUIRE(shell(ringlog("topics create meta --partitions 3" + server_flag())).exit_code == 0);
@@ -179,7 +170,7 @@ class GroupMember {
                                  "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100",
                                  "-X", "heartbeat.interval.ms=300", "-X", "session.timeout.ms=6000",
                                  "-f", "%p %o %s\\n", topic},
-        out_, err_);
+        ChildOptions{.out_path = out_, .err_path = err_});
   }
   // The partitions of the member's current assignment, from kcat's rebalance messages printed
   // after the first `since` bytes of its stderr (none if it printed no assignment since).

@@ -164,7 +164,7 @@ TEST_CASE("disk full: on a real 8 MiB file system the server says 507 and recove
   REQUIRE_MESSAGE(refused.has_value(), "the disk never filled up");
   CAPTURE(filler.last_error());
   CHECK(*refused == protocol::StatusCode::kDiskFull);
-  CHECK(server->alive());
+  CHECK(server->running());
   ledger.check();
   filler.check();
 

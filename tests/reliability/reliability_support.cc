@@ -1,41 +1,22 @@
 #include "tests/reliability/reliability_support.h"
 
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "io/log.h"
 #include "io/socket.h"
 
 namespace ringlog::reliability {
-
-using namespace std::chrono_literals;
-
-// ---- TempDir ----------------------------------------------------------------------------------
-
-TempDir::TempDir() {
-  char pattern[] = "/tmp/ringlog-reliability-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
 
 // ---- RawConnection ----------------------------------------------------------------------------
 
@@ -158,68 +139,30 @@ void InProcessServer::stop() {
 
 // ---- ServerSubprocess -------------------------------------------------------------------------
 
-std::string ringlog_binary() {
-  const char* binary = std::getenv("RINGLOG_BINARY");
-  REQUIRE_MESSAGE(binary != nullptr, "RINGLOG_BINARY is not set (ctest sets it)");
-  return binary;
+namespace {
+
+testing::ServeOptions subprocess_options(const std::string& data_dir,
+                                         const std::vector<std::string>& extra_args) {
+  testing::ServeOptions o;
+  o.args = {"--data", data_dir, "--listen", "127.0.0.1:0", "--log-level", "warn"};
+  o.args.insert(o.args.end(), extra_args.begin(), extra_args.end());
+  o.out_path = data_dir + ".serve.log";
+  o.err_path = o.out_path;
+  // Under ASan, freed memory sits in a 256 MiB quarantine and would count as the server's
+  // RSS: keep it small so the memory-bound tests measure the server, not the sanitizer.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  o.env.push_back("ASAN_OPTIONS=" + std::string(asan ? asan : "") + ":quarantine_size_mb=8");
+  return o;
 }
+
+}  // namespace
 
 ServerSubprocess::ServerSubprocess(const std::string& data_dir,
-                                   const std::vector<std::string>& extra_args) {
-  const std::string binary = ringlog_binary();
-  log_path_ = data_dir + ".serve.log";
-  ::unlink(log_path_.c_str());  // never read a previous server's address
-  pid_ = ::fork();
-  REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {
-    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<std::string> args = {binary,     "serve",       "--data",      data_dir,
-                                     "--listen", "127.0.0.1:0", "--log-level", "warn"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    // Under ASan, freed memory sits in a 256 MiB quarantine and would count as the server's
-    // RSS: keep it small so the memory-bound tests measure the server, not the sanitizer.
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    const std::string asan_options = std::string(asan ? asan : "") + ":quarantine_size_mb=8";
-    ::setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const std::string text = log();
-    const auto at = text.find("listening on ");
-    const auto end = at == std::string::npos ? at : text.find_first_of(", \n", at + 13);
-    if (end != std::string::npos) {
-      address_ = text.substr(at + 13, end - at - 13);
-      return;
-    }
-    REQUIRE_MESSAGE(alive(), "ringlog serve exited during startup: " << text);
-    std::this_thread::sleep_for(10ms);
-  }
-  FAIL("ringlog serve did not listen within 20 s: " << log());
-}
-
-ServerSubprocess::~ServerSubprocess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-}
-
-bool ServerSubprocess::alive() const {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  return ::waitpid(pid_, &status, WNOHANG) == 0;
-}
+                                   const std::vector<std::string>& extra_args)
+    : ServeProcess(subprocess_options(data_dir, extra_args)) {}
 
 std::uint64_t ServerSubprocess::rss_kib() const {
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::ifstream in("/proc/" + std::to_string(pid()) + "/status");
   std::string key;
   while (in >> key) {
     if (key == "VmRSS:") {
@@ -230,22 +173,6 @@ std::uint64_t ServerSubprocess::rss_kib() const {
     in.ignore(1 << 20, '\n');
   }
   return 0;
-}
-
-int ServerSubprocess::stop() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string ServerSubprocess::log() const {
-  std::ifstream in(log_path_);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::uint64_t raise_fd_limit(std::uint64_t wanted) {

@@ -20,25 +20,17 @@
 
 #include "protocol/client.h"
 #include "protocol/server.h"
+#include "tests/support/files.h"
+#include "tests/support/serve.h"
 
 namespace ringlog::reliability {
+
+using testing::ringlog_binary;
+using testing::TempDir;
 
 inline std::span<const std::byte> bytes_of(std::string_view text) {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
-
-// A fresh directory under /tmp, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A raw TCP connection: sends any bytes, reads lines. Reads wait at most `timeout_ms`.
 class RawConnection {
@@ -97,28 +89,14 @@ class InProcessServer {
   std::string address_;
 };
 
-// `ringlog serve` (RINGLOG_BINARY) as a child process on an ephemeral port.
-class ServerSubprocess {
+// `ringlog serve --data DATA --listen 127.0.0.1:0 --log-level warn EXTRA...` (RINGLOG_BINARY) as
+// a child process, its stdout and stderr in DATA.serve.log; the memory-bound tests measure it.
+class ServerSubprocess : public testing::ServeProcess {
  public:
   ServerSubprocess(const std::string& data_dir, const std::vector<std::string>& extra_args = {});
-  ~ServerSubprocess();
-  const std::string& address() const { return address_; }
-  pid_t pid() const { return pid_; }
-  bool alive() const;
   // Resident set size now, from /proc/<pid>/status (VmRSS), in KiB.
   std::uint64_t rss_kib() const;
-  // SIGTERM and wait; the exit code (128 + signal if killed).
-  int stop();
-  std::string log() const;
-
- private:
-  pid_t pid_ = -1;
-  std::string log_path_;
-  std::string address_;
 };
-
-// The `ringlog` binary under test (RINGLOG_BINARY); fails the test case when unset.
-std::string ringlog_binary();
 
 // Raises RLIMIT_NOFILE's soft limit to at least `wanted` (up to the hard limit); the new limit.
 std::uint64_t raise_fd_limit(std::uint64_t wanted);
