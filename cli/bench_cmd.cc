@@ -153,7 +153,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--in-flight", o->in_flight,
                   "unacknowledged batches allowed per producer (default 64)");
   cmd->add_option("--rate", o->rate,
-                  "messages/s over all producers (default: as fast as possible)");
+                  "messages/s over all producers (produce, e2e) or all consumers (consume: each "
+                  "fetch waits until the messages read so far are due, then reads up to "
+                  "--fetch-size); default: as fast as possible");
   cmd->add_option("--fetch-size", o->fetch_size, "max bytes per consumer fetch (default 1MiB)")
       ->check(size_validator());
   cmd->add_option("--durability", o->durability,
@@ -170,6 +172,7 @@ void add_bench_command(CLI::App& app) {
   set_example(*cmd,
               "  ringlog bench produce -s 1KiB -n 2000000 -p 4 --durability always\n"
               "  ringlog bench consume --server 127.0.0.1:8123 -n 5000000 --json\n"
+              "  ringlog bench consume --server 127.0.0.1:8123 -n 1000000 --rate 500000\n"
               "  ringlog bench e2e --rate 100000 -d 30s --csv e2e.csv\n");
   cmd->callback([o, messages] { run_bench_command(*o, messages->count() > 0); });
 }

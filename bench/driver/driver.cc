@@ -95,11 +95,24 @@ void fill_payload(std::vector<std::byte>& payload, std::uint64_t seed) {
   }
 }
 
+// --rate, for producers (produce, e2e) and catch-up consumers (consume) alike: due-time pacing.
+// A worker's n-th message is due at the phase's start + n * interval, however late the ones
+// before it were, so a worker that fell behind catches up at full speed rather than lowering the
+// rate (and a producer's latencies count from the due time: no coordinated omission).
+double pacing_interval_ns(double rate, std::size_t workers) {
+  return rate > 0 ? 1e9 * static_cast<double>(std::max<std::size_t>(workers, 1)) / rate : 0;
+}
+
+Clock::time_point due_time(Clock::time_point start, std::uint64_t n, double interval_ns) {
+  return start +
+         std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(n) * interval_ns));
+}
+
 struct ProducerPlan {
   unsigned index = 0;
   std::uint64_t quota = 0;  // messages; max(): until Phase::stop
   bool stamp_each = false;  // stamp every message with its send time (e2e)
-  double interval_ns = 0;   // between this producer's messages; 0: as fast as possible
+  double interval_ns = 0;   // between this producer's messages (pacing_interval_ns); 0: unpaced
 };
 
 // One producer thread: builds batches of `batch_bytes`, round-robin over the partitions (a new
@@ -124,8 +137,7 @@ class ProducerLoop {
     while (sent_ < plan_.quota && !phase_.stop.load(std::memory_order_relaxed)) {
       Clock::time_point stamp;
       if (plan_.interval_ns > 0) {
-        const auto due = phase_.start + std::chrono::nanoseconds(static_cast<std::int64_t>(
-                                            static_cast<double>(sent_) * plan_.interval_ns));
+        const auto due = due_time(phase_.start, sent_, plan_.interval_ns);
         auto waited = wait_until_due(due);
         if (!waited) return std::unexpected(waited.error());
         if (!*waited) continue;
@@ -215,6 +227,7 @@ struct ConsumerPlan {
   std::vector<std::int32_t> partitions;
   std::vector<std::int64_t> offsets;
   std::vector<std::int64_t> ends;  // exclusive; max() for e2e
+  double interval_ns = 0;          // catch-up: between this consumer's messages; 0: unpaced
 };
 
 // Records of `batch` at or after `from` and before `end`.
@@ -230,18 +243,35 @@ Status stalled(std::int32_t partition, std::int64_t offset) {
                                                     std::to_string(offset)));
 }
 
+// Paced catch-up (--rate): sleeps until `due`, in slices so that a stopped phase (--duration,
+// an error elsewhere) is noticed. False when the phase stopped first.
+bool sleep_until_due(const Phase& phase, Clock::time_point due) {
+  constexpr auto kSlice = std::chrono::milliseconds(50);
+  for (;;) {
+    if (phase.stop.load(std::memory_order_relaxed)) return false;
+    const auto now = Clock::now();
+    if (due <= now) return true;
+    std::this_thread::sleep_until(std::min(due, now + kSlice));
+  }
+}
+
 // Catch-up: reads every assigned partition from its start to its end, round-robin, until the
-// phase has consumed `messages` (when > 0) or it is stopped.
+// phase has consumed `messages` (when > 0) or it is stopped. Paced (--rate), each fetch waits
+// until the messages this consumer has read so far are due, then reads up to fetch_bytes.
 Status run_catchup_consumer(Phase& phase, ConsumerSession& session, ConsumerPlan plan,
                             Meter& meter) {
   const BenchOptions& o = phase.options;
   Fetched out;
+  std::uint64_t consumed = 0;  // by this consumer
   bool any = true;
   while (any && !phase.stop.load(std::memory_order_relaxed)) {
     any = false;
     for (std::size_t i = 0; i < plan.partitions.size(); ++i) {
       if (plan.offsets[i] >= plan.ends[i]) continue;
       any = true;
+      if (plan.interval_ns > 0 &&
+          !sleep_until_due(phase, due_time(phase.start, consumed, plan.interval_ns)))
+        return {};
       if (auto ok = session.fetch(plan.partitions[i], plan.offsets[i], o.fetch_bytes, 0, out); !ok)
         return ok;
       std::uint64_t count = 0;
@@ -249,6 +279,7 @@ Status run_catchup_consumer(Phase& phase, ConsumerSession& session, ConsumerPlan
         count += records_in(batch, plan.offsets[i], plan.ends[i]);
       if (out.next_offset <= plan.offsets[i]) return stalled(plan.partitions[i], plan.offsets[i]);
       plan.offsets[i] = out.next_offset;
+      consumed += count;
       meter.add(count, count * o.message_bytes);
       const std::uint64_t total = phase.consumed.fetch_add(count) + count;
       if (o.messages > 0 && total >= o.messages) phase.stop = true;
@@ -459,7 +490,7 @@ std::vector<ProducerPlan> producer_plans(const BenchOptions& o, std::uint64_t me
     plan.quota = messages == 0 ? std::numeric_limits<std::uint64_t>::max()
                                : messages / n + (i < messages % n ? 1 : 0);
     plan.stamp_each = stamp_each;
-    plan.interval_ns = o.rate > 0 ? 1e9 * n / o.rate : 0;
+    plan.interval_ns = pacing_interval_ns(o.rate, n);
     plans.push_back(plan);
   }
   return plans;
@@ -542,6 +573,11 @@ Result<std::vector<ConsumerPlan>> consumer_plans(const BenchOptions& o, Target& 
     plan.offsets.push_back(from_start ? offsets->first : offsets->second);
     plan.ends.push_back(from_start ? offsets->second : std::numeric_limits<std::int64_t>::max());
   }
+  // --rate paces the consumers only where nothing else sets their pace (e2e follows producers).
+  if (o.workload == Workload::kConsume) {
+    for (ConsumerPlan& plan : plans)
+      plan.interval_ns = pacing_interval_ns(o.rate, plans.size());
+  }
   return plans;
 }
 
@@ -579,6 +615,7 @@ Status check_options(const BenchOptions& o) {
   if (o.workload != Workload::kConsume && o.producers < 1) return bad("producers must be >= 1");
   if (o.workload != Workload::kProduce && o.consumers < 1) return bad("consumers must be >= 1");
   if (o.messages == 0 && o.duration_ms == 0) return bad("give a message count or a duration");
+  if (!(o.rate >= 0) || std::isinf(o.rate)) return bad("rate must be a number of messages/s >= 0");
   if (o.workload == Workload::kConsume && o.messages == 0)
     return bad("consume reads a count of messages: give --messages");
   if (o.workload == Workload::kE2e && o.message_bytes < kStampBytes)

@@ -13,7 +13,8 @@ namespace ringlog::bench {
 
 enum class Workload : std::uint8_t {
   kProduce,  // producers append as fast as they are allowed (or at --rate); ack latency
-  kConsume,  // consumers read a filled topic from its start (catch-up); filled first if short
+  kConsume,  // consumers read a filled topic from its start (catch-up, or at --rate); filled
+             // first if short
   kE2e,      // producers and consumers at once; publish-to-delivery latency
 };
 
@@ -38,10 +39,12 @@ struct BenchOptions {
   unsigned producers = 1;
   unsigned consumers = 1;
   std::int32_t partitions = 1;
-  std::size_t batch_bytes = 64 << 10;   // a batch is sent when it would grow past this...
-  std::uint32_t linger_us = 1000;       // ...or when its first message is this old
-  std::size_t in_flight = 64;           // unacknowledged batches per producer
-  double rate = 0;                      // messages/s over all producers; 0: as fast as possible
+  std::size_t batch_bytes = 64 << 10;  // a batch is sent when it would grow past this...
+  std::uint32_t linger_us = 1000;      // ...or when its first message is this old
+  std::size_t in_flight = 64;          // unacknowledged batches per producer
+  // Messages/s over all producers (produce, e2e) or all consumers (consume), each worker paced
+  // to its share by due times (driver.cc); 0: as fast as possible.
+  double rate = 0;
   std::uint32_t fetch_bytes = 1 << 20;  // max_bytes of each consumer fetch
 
   // Embedded only (a server has its own settings): the engine's durability and segment size.

@@ -104,10 +104,10 @@ std::string options_line(const BenchOptions& o) {
     line += printf_string(", batch %s, linger %u us, %zu in flight",
                           bytes_text(static_cast<double>(o.batch_bytes)).c_str(), o.linger_us,
                           o.in_flight);
-    if (o.rate > 0) line += printf_string(", rate %.0f msgs/s", o.rate);
   } else {
     line += printf_string(", fetch %s", bytes_text(o.fetch_bytes).c_str());
   }
+  if (o.rate > 0) line += printf_string(", rate %.0f msgs/s", o.rate);
   return line + "\n";
 }
 
