@@ -115,8 +115,9 @@ class EngineImpl final : public Engine {
 
   // writer.cc
   void writer_loop();
-  // Spins a little for the next append before the writer sleeps (writer.cc, kIdleSpin).
-  void spin_for_work() const;
+  // Spins a little for the next append before the writer sleeps (writer.cc, kIdleSpin); true
+  // if one came.
+  bool spin_for_work() const;
   void run_cycle(std::vector<Request>& batch);
   void plan_partition(Partition& p, std::vector<iovec>& iovs);
   void complete_partition(const std::shared_ptr<Partition>& partition, const Status& result,
