@@ -85,7 +85,7 @@ TEST_CASE("engine: invalid topic names are refused before touching the file syst
     REQUIRE_FALSE(appended);
     CHECK(appended.error().code() == Errc::kInvalidArgument);
   }
-  CHECK_FALSE(std::filesystem::exists(f.dir.sub("escape")));
+  CHECK_FALSE(std::filesystem::exists(f.dir / "escape"));
   CHECK(e.list_topics().empty());
 }
 
@@ -377,7 +377,7 @@ namespace ringlog::test {
 TEST_CASE("engine: runs over the default Env (io_uring where the kernel allows it)") {
   ScratchDir dir;
   EngineOptions options;
-  options.data_dir = dir.sub("data");
+  options.data_dir = dir / "data";
   options.segment_bytes = 8192;
   for (int round = 0; round < 2; ++round) {
     auto opened = Engine::open(options);

@@ -17,30 +17,14 @@
 #include "engine/engine_impl.h"
 #include "io/env.h"
 #include "io/fault_env.h"
+#include "tests/support/files.h"
 
 namespace ringlog::test {
 
-class ScratchDir {
+// A fresh directory in memory (/dev/shm when it exists): the engine suites write a lot.
+class ScratchDir : public ringlog::testing::TempDir {
  public:
-  ScratchDir() {
-    std::filesystem::path base = std::filesystem::exists("/dev/shm")
-                                     ? std::filesystem::path("/dev/shm")
-                                     : std::filesystem::temp_directory_path();
-    std::string pattern = (base / "ringlog-engine-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  ScratchDir() : TempDir(Where::kMemory) {}
 };
 
 // One batch of records "<prefix>-0", "<prefix>-1", ... with the given timestamp.
@@ -80,7 +64,7 @@ inline std::vector<std::string> values_of(std::span<const std::byte> bytes,
 
 struct EngineFixture {
   explicit EngineFixture(std::uint64_t seed = 1) : fault(*base, seed) {
-    options.data_dir = dir.sub("data");
+    options.data_dir = dir / "data";
     options.env = &fault;
     options.segment_bytes = 4096;
     options.index_interval_bytes = 256;

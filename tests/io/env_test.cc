@@ -42,7 +42,7 @@ TEST_CASE_TEMPLATE("env: written bytes read back after fdatasync", Maker, RINGLO
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::unique_ptr<File> file = create(*env, dir.file("a.log"));
+  std::unique_ptr<File> file = create(*env, dir / "a.log");
   std::string head = "hello ", tail = "world";
   iovec parts[] = {iov_of(head), iov_of(tail)};
   REQUIRE(file->write_at(FilePos(0), parts));
@@ -51,7 +51,7 @@ TEST_CASE_TEMPLATE("env: written bytes read back after fdatasync", Maker, RINGLO
   CHECK(read_string(*file, FilePos(6), 100) == "world");  // short only at end of file
   CHECK(read_string(*file, FilePos(50), 10).empty());
   CHECK(file->size().value() == 11);
-  CHECK(file->path() == dir.file("a.log"));
+  CHECK(file->path() == dir / "a.log");
   CHECK(file->fd() >= 0);
 }
 
@@ -59,9 +59,9 @@ TEST_CASE_TEMPLATE("env: a write past the end leaves a zero-filled hole", Maker,
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::unique_ptr<File> file = create(*env, dir.file("hole"));
+  std::unique_ptr<File> file = create(*env, dir / "hole");
   write_string(*file, FilePos(4), "x");
-  CHECK(read_whole_file(dir.file("hole")) == std::string("\0\0\0\0x", 5));
+  CHECK(read_whole_file(dir / "hole") == std::string("\0\0\0\0x", 5));
 }
 
 TEST_CASE_TEMPLATE("env: allocate with keep_size reserves without growing the file", Maker,
@@ -69,7 +69,7 @@ TEST_CASE_TEMPLATE("env: allocate with keep_size reserves without growing the fi
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::unique_ptr<File> file = create(*env, dir.file("seg"));
+  std::unique_ptr<File> file = create(*env, dir / "seg");
   REQUIRE(file->allocate(FilePos(0), 1 << 20, true));
   CHECK(file->size().value() == 0);
   REQUIRE(file->allocate(FilePos(0), 8192, false));
@@ -81,19 +81,19 @@ TEST_CASE_TEMPLATE("env: truncate shrinks and grows the file", Maker, RINGLOG_EA
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::unique_ptr<File> file = create(*env, dir.file("t"));
+  std::unique_ptr<File> file = create(*env, dir / "t");
   write_string(*file, FilePos(0), "0123456789");
   REQUIRE(file->truncate(4));
-  CHECK(read_whole_file(dir.file("t")) == "0123");
+  CHECK(read_whole_file(dir / "t") == "0123");
   REQUIRE(file->truncate(6));
-  CHECK(read_whole_file(dir.file("t")) == std::string("0123\0\0", 6));
+  CHECK(read_whole_file(dir / "t") == std::string("0123\0\0", 6));
 }
 
 TEST_CASE_TEMPLATE("env: open modes demand or forbid an existing file", Maker, RINGLOG_EACH_ENV) {
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::string path = dir.file("f");
+  std::string path = dir / "f";
   CHECK(env->open_file(path, OpenMode::kReadOnly).error().code() == Errc::kNotFound);
   CHECK(env->open_file(path, OpenMode::kReadWrite).error().code() == Errc::kNotFound);
   REQUIRE(env->open_file(path, OpenMode::kCreateExclusive));
@@ -114,7 +114,7 @@ TEST_CASE_TEMPLATE("env: directory operations create, list, rename and remove", 
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::string sub = dir.file("sub");
+  std::string sub = dir / "sub";
   REQUIRE(env->create_dir(sub));
   REQUIRE(env->create_dir(sub));  // already there: fine
   CHECK(env->exists(sub).value());
@@ -139,7 +139,7 @@ TEST_CASE_TEMPLATE("env: a second lock on the same file is busy until the first 
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::string path = dir.file("LOCK");
+  std::string path = dir / "LOCK";
   Result<std::unique_ptr<FileLock>> first = env->lock_file(path);
   REQUIRE(first);
   // Each lock_file opens its own file description, so flock conflicts as across processes.
@@ -185,7 +185,7 @@ TEST_CASE_TEMPLATE("env: submit_writes keeps each file's ops in order", Maker, R
   TempDir dir;
   std::vector<std::unique_ptr<File>> files;
   for (int i = 0; i < 4; ++i)
-    files.push_back(create(*env, dir.file(std::to_string(i))));
+    files.push_back(create(*env, dir / std::to_string(i)));
   for (std::size_t count : {1, 12, 700}) {  // 700 ops need more than one ring's worth of SQEs
     CAPTURE(count);
     WritePlan plan(files, count);
@@ -205,9 +205,9 @@ TEST_CASE_TEMPLATE("env: a failed op in submit_writes leaves the other ops' resu
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::unique_ptr<File> good = create(*env, dir.file("good"));
-  create(*env, dir.file("ro"));
-  Result<std::unique_ptr<File>> read_only = env->open_file(dir.file("ro"), OpenMode::kReadOnly);
+  std::unique_ptr<File> good = create(*env, dir / "good");
+  create(*env, dir / "ro");
+  Result<std::unique_ptr<File>> read_only = env->open_file(dir / "ro", OpenMode::kReadOnly);
   REQUIRE(read_only);
   std::string a = "aaaa", b = "bbbb";
   iovec va = iov_of(a), vb = iov_of(b);
@@ -221,8 +221,8 @@ TEST_CASE_TEMPLATE("env: a failed op in submit_writes leaves the other ops' resu
   CHECK(ops[1].result.error().code() == Errc::kInvalidArgument);  // EBADF
   CHECK(ops[2].result.has_value());
   CHECK_FALSE(ops[3].result);
-  CHECK(read_whole_file(dir.file("good")) == "aaaabbbb");
-  CHECK(read_whole_file(dir.file("ro")).empty());
+  CHECK(read_whole_file(dir / "good") == "aaaabbbb");
+  CHECK(read_whole_file(dir / "ro").empty());
 }
 
 TEST_CASE_TEMPLATE("env: a write of more iovecs than IOV_MAX is written whole", Maker,
@@ -234,16 +234,16 @@ TEST_CASE_TEMPLATE("env: a write of more iovecs than IOV_MAX is written whole", 
   std::vector<iovec> iovs;
   for (std::size_t i = 0; i < 3000; ++i)
     iovs.push_back({bytes.data() + 3 * i, 3});
-  std::unique_ptr<File> a = create(*env, dir.file("a"));
-  std::unique_ptr<File> b = create(*env, dir.file("b"));
+  std::unique_ptr<File> a = create(*env, dir / "a");
+  std::unique_ptr<File> b = create(*env, dir / "b");
   REQUIRE(a->write_at(FilePos(0), iovs));
   WriteOp ops[] = {{b.get(), FilePos(0), iovs, true, {}},
                    {b.get(), FilePos(1), {&iovs[0], 1}, true, {}}};
   env->submit_writes(ops);
   REQUIRE(ops[0].result);
   REQUIRE(ops[1].result);
-  CHECK(read_whole_file(dir.file("a")) == bytes);
-  CHECK(read_whole_file(dir.file("b")) ==
+  CHECK(read_whole_file(dir / "a") == bytes);
+  CHECK(read_whole_file(dir / "b") ==
         bytes.substr(0, 1) + bytes.substr(0, 3) + bytes.substr(4));
 }
 
@@ -277,7 +277,7 @@ TEST_CASE_TEMPLATE("env: a short write is continued and never reported as succes
   std::unique_ptr<Env> env = Maker::make();
   if (!env) return;
   TempDir dir;
-  std::unique_ptr<File> file = create(*env, dir.file("big"));
+  std::unique_ptr<File> file = create(*env, dir / "big");
   std::string data = pattern_bytes(1500, 3);
   iovec v = iov_of(data);
   FileSizeLimit limit(1000);
@@ -292,7 +292,7 @@ TEST_CASE_TEMPLATE("env: a short write is continued and never reported as succes
     REQUIRE_FALSE(op.result);
     CHECK(op.result.error().code() == Errc::kTooLarge);
   }
-  CHECK(read_whole_file(dir.file("big")) == data.substr(0, 1000));
+  CHECK(read_whole_file(dir / "big") == data.substr(0, 1000));
 }
 
 }  // namespace ringlog

@@ -19,7 +19,7 @@ class FaultFixture {
   explicit FaultFixture(std::uint64_t seed = 7) : env(base_, seed) {}
 
   std::unique_ptr<File> create(const std::string& name) {
-    Result<std::unique_ptr<File>> file = env.open_file(dir.file(name), OpenMode::kCreateReadWrite);
+    Result<std::unique_ptr<File>> file = env.open_file(dir / name, OpenMode::kCreateReadWrite);
     REQUIRE_MESSAGE(file.has_value(), file.error().to_string());
     return std::move(*file);
   }
@@ -33,8 +33,8 @@ class FaultFixture {
     iovec v = iov_of(s);
     return file.write_at(FilePos(pos), {&v, 1});
   }
-  std::string content(const std::string& name) const { return read_whole_file(dir.file(name)); }
-  bool exists(const std::string& name) { return env.exists(dir.file(name)).value(); }
+  std::string content(const std::string& name) const { return read_whole_file(dir / name); }
+  bool exists(const std::string& name) { return env.exists(dir / name).value(); }
 
   TempDir dir;
 
@@ -159,8 +159,8 @@ TEST_CASE("fault env: drop_unsynced removes names whose directory was not synced
   std::unique_ptr<File> fresh = f.create("fresh");  // its directory is never synced
   REQUIRE(f.write(*fresh, 0, "synced data, undurable name"));
   REQUIRE(fresh->sync());
-  REQUIRE(f.env.create_dir(f.dir.file("newdir")));
-  REQUIRE(f.env.rename_file(f.dir.file("old"), f.dir.file("new")));
+  REQUIRE(f.env.create_dir(f.dir / "newdir"));
+  REQUIRE(f.env.rename_file(f.dir / "old", f.dir / "new"));
   REQUIRE(f.env.drop_unsynced());
   CHECK(f.content("kept") == "x");
   CHECK_FALSE(f.exists("fresh"));
@@ -289,7 +289,7 @@ TEST_CASE("fault env: writes through a file opened before a rename are dropped f
   CAPTURE(f.env.seed());
   std::unique_ptr<File> file = f.create_durable("prepared");
   REQUIRE(f.write(*file, 0, "head-"));
-  REQUIRE(f.env.rename_file(f.dir.file("prepared"), f.dir.file("final")));
+  REQUIRE(f.env.rename_file(f.dir / "prepared", f.dir / "final"));
   REQUIRE(f.env.sync_dir(f.dir.path()));
   REQUIRE(f.write(*file, 5, "synced-"));
   REQUIRE(file->sync());
@@ -307,10 +307,10 @@ TEST_CASE("fault env: a file opened before a rename keeps its unsynced writes un
   REQUIRE(f.write(*file, 0, "synced"));
   REQUIRE(file->sync());
   REQUIRE(f.write(*file, 6, "-before"));
-  REQUIRE(f.env.rename_file(f.dir.file("a"), f.dir.file("b")));
+  REQUIRE(f.env.rename_file(f.dir / "a", f.dir / "b"));
   REQUIRE(f.env.sync_dir(f.dir.path()));
   REQUIRE(f.write(*file, 13, "-after"));
-  std::unique_ptr<File> reopened = *f.env.open_file(f.dir.file("b"), OpenMode::kReadWrite);
+  std::unique_ptr<File> reopened = *f.env.open_file(f.dir / "b", OpenMode::kReadWrite);
   REQUIRE(f.write(*reopened, 19, "-reopened"));
   REQUIRE(f.env.drop_unsynced());
   CHECK(f.content("b") == "synced");
@@ -319,15 +319,15 @@ TEST_CASE("fault env: a file opened before a rename keeps its unsynced writes un
 TEST_CASE("fault env: renaming a directory carries the unsynced state of the files in it") {
   FaultFixture f;
   CAPTURE(f.env.seed());
-  REQUIRE(f.env.create_dir(f.dir.file("d")));
+  REQUIRE(f.env.create_dir(f.dir / "d"));
   REQUIRE(f.env.sync_dir(f.dir.path()));
   Result<std::unique_ptr<File>> file =
-      f.env.open_file(f.dir.file("d/seg"), OpenMode::kCreateReadWrite);
+      f.env.open_file(f.dir / "d/seg", OpenMode::kCreateReadWrite);
   REQUIRE(file.has_value());
-  REQUIRE(f.env.sync_dir(f.dir.file("d")));
+  REQUIRE(f.env.sync_dir(f.dir / "d"));
   REQUIRE(f.write(**file, 0, "kept"));
   REQUIRE((*file)->sync());
-  REQUIRE(f.env.rename_file(f.dir.file("d"), f.dir.file("e")));
+  REQUIRE(f.env.rename_file(f.dir / "d", f.dir / "e"));
   REQUIRE(f.env.sync_dir(f.dir.path()));
   REQUIRE(f.write(**file, 4, "+dropped"));
   REQUIRE(f.env.drop_unsynced());
@@ -343,7 +343,7 @@ TEST_CASE("fault env: a file replaced by a rename no longer takes the writes of 
   std::unique_ptr<File> temp = f.create_durable("temp");
   REQUIRE(f.write(*temp, 0, "new content"));
   REQUIRE(temp->sync());
-  REQUIRE(f.env.rename_file(f.dir.file("temp"), f.dir.file("target")));
+  REQUIRE(f.env.rename_file(f.dir / "temp", f.dir / "target"));
   REQUIRE(f.write(*replaced, 0, "XXX"));  // lands in the unlinked old file
   REQUIRE(f.write(*temp, 11, "+unsynced"));
   REQUIRE(f.env.drop_unsynced());

@@ -17,30 +17,13 @@
 
 #include "io/env.h"
 #include "io/fault_env.h"
+#include "tests/support/files.h"
 
 namespace ringlog::test {
 
-// A fresh directory under $TMPDIR, removed with everything in it by the destructor.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ringlog-io-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// A fresh directory on a disk file system (the io suites test fallocate and O_DIRECT), removed
+// with everything in it by the destructor.
+using TempDir = ringlog::testing::TempDir;
 
 inline std::string read_whole_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -172,7 +172,7 @@ TEST_CASE("ring: abandoning an op with a linked successor cancels the successor"
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
   TempDir dir;
-  UniqueFd fd(::open(dir.file("f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(::open((dir / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   std::string data = "abandoned";
   Op write, sync;
   ring->write(write.c, fd.get(), bytes_of(data), 0, Link::kNext);

@@ -48,7 +48,7 @@ TEST_CASE("ring: a write linked to fdatasync reads back the same bytes") {
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
   TempDir dir;
-  std::string path = dir.file("f");
+  std::string path = dir / "f";
   Op open, write, sync, read;
   ring->openat(open.c, AT_FDCWD, path.c_str(), O_RDWR | O_CREAT, 0644);
   run_until(*ring, open);
@@ -73,7 +73,7 @@ TEST_CASE("ring: writev, fallocate and write_fixed to a registered file") {
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
   TempDir dir;
-  UniqueFd fd(::open(dir.file("f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(::open((dir / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   std::string a = "head:", b = "body";
   iovec parts[] = {test::iov_of(a), test::iov_of(b)};
   Op writev, alloc, fixed;
@@ -91,7 +91,7 @@ TEST_CASE("ring: writev, fallocate and write_fixed to a registered file") {
   ring->write_fixed(fixed.c, Fd::fixed(0), bytes_of(registered), 9, 0);
   run_until(*ring, fixed);
   REQUIRE(fixed.c.result().value() == 5);
-  std::string content = read_whole_file(dir.file("f"));
+  std::string content = read_whole_file(dir / "f");
   CHECK(content.size() == 4096);
   CHECK(content.substr(0, 14) == "head:bodyFIXED");
 }
@@ -126,7 +126,7 @@ TEST_CASE("ring: a short file write is continued and its error reported, not the
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
   TempDir dir;
-  UniqueFd fd(::open(dir.file("f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(::open((dir / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   rlimit old{};
   REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
   auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
@@ -144,7 +144,7 @@ TEST_CASE("ring: a short file write is continued and its error reported, not the
   CHECK(write.c.result().error().code() == Errc::kTooLarge);
   CHECK(write.c.submissions() == 2);
   CHECK(sync.c.sys_errno() == ECANCELED);  // never runs after a failed write
-  CHECK(read_whole_file(dir.file("f")) == data.substr(0, 1000));
+  CHECK(read_whole_file(dir / "f") == data.substr(0, 1000));
 }
 
 TEST_CASE("ring: a linked op waits for the remainder of a short predecessor") {
@@ -173,7 +173,7 @@ TEST_CASE("ring: errno comes back as the mapped error") {
   TempDir dir;
   Op open, write, sync;
   SUBCASE("a missing file is kNotFound, and the message names it") {
-    std::string path = dir.file("missing");
+    std::string path = dir / "missing";
     ring->openat(open.c, AT_FDCWD, path.c_str(), O_RDONLY, 0);
     run_until(*ring, open);
     REQUIRE_FALSE(open.c.result());
@@ -181,7 +181,7 @@ TEST_CASE("ring: errno comes back as the mapped error") {
     CHECK(open.c.result().error().message().find(path) != std::string::npos);
   }
   SUBCASE("a write to a read-only descriptor is kInvalidArgument (EBADF)") {
-    UniqueFd fd(::open(dir.file("ro").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+    UniqueFd fd(::open((dir / "ro").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
     std::string data = "x";
     ring->write(write.c, fd.get(), bytes_of(data), 0, Link::kNext);
     ring->fsync(sync.c, fd.get());
@@ -316,7 +316,7 @@ TEST_CASE("ring: a chain of linked ops longer than the ring still runs in order"
   std::unique_ptr<Ring> ring = make_ring(4);
   if (!ring) return;
   TempDir dir;
-  UniqueFd fd(::open(dir.file("f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(::open((dir / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   std::string data = pattern_bytes(10, 6);
   Op ops[10];
   for (std::size_t i = 0; i < 10; ++i) {
@@ -326,7 +326,7 @@ TEST_CASE("ring: a chain of linked ops longer than the ring still runs in order"
   run_until(*ring, ops[9]);
   for (Op& op : ops)
     CHECK(op.c.result().value() == 1);
-  CHECK(read_whole_file(dir.file("f")) == data);
+  CHECK(read_whole_file(dir / "f") == data);
 }
 
 }  // namespace ringlog

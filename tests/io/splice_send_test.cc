@@ -141,11 +141,11 @@ TEST_CASE("splice: a file range reaches the socket unchanged through a default p
   TempDir dir;
   std::string content = pattern_bytes(300000, 5);
   {
-    std::FILE* f = std::fopen(dir.file("seg").c_str(), "wb");
+    std::FILE* f = std::fopen((dir / "seg").c_str(), "wb");
     REQUIRE(std::fwrite(content.data(), 1, content.size(), f) == content.size());
     std::fclose(f);
   }
-  UniqueFd file(::open(dir.file("seg").c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd file(::open((dir / "seg").c_str(), O_RDONLY | O_CLOEXEC));
   int pipe_fds[2];
   REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
   UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
@@ -172,7 +172,7 @@ TEST_CASE("splice: a range past the end of the file fails instead of hanging") {
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
   TempDir dir;
-  UniqueFd file(::open(dir.file("small").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd file(::open((dir / "small").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   REQUIRE(::write(file.get(), "abc", 3) == 3);
   int pipe_fds[2];
   REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
@@ -193,7 +193,7 @@ TEST_CASE("splice: MiB ranges through a 1 MiB pipe reach a slow reader byte for 
   if (!make_ring()) return;
   TempDir dir;
   const std::uint64_t size = 12 * kMiB + 777;
-  SparseFile file(dir.file("seg"), size, {{0, pattern_bytes(size, 3)}});
+  SparseFile file(dir / "seg", size, {{0, pattern_bytes(size, 3)}});
   std::uint64_t offset = 0, length = 0;
   SUBCASE("page-aligned, 8 MiB") {
     offset = 0, length = 8 * kMiB;
@@ -219,7 +219,7 @@ TEST_CASE("splice: a pipe of one or two pages carries a range starting mid-page"
   if (!make_ring()) return;
   TempDir dir;
   const std::uint64_t size = 300000;
-  SparseFile file(dir.file("seg"), size, {{0, pattern_bytes(size, 6)}});
+  SparseFile file(dir / "seg", size, {{0, pattern_bytes(size, 6)}});
   int pipe_bytes = 0;
   SUBCASE("one page") {
     pipe_bytes = 4096;
@@ -244,7 +244,7 @@ TEST_CASE("splice: a sparse GiB range across the 2 and 4 GiB offsets arrives exa
   TempDir dir;
   const std::uint64_t size = 4 * kGiB + 3 * kMiB;
   // Data where offsets overflow 31 and 32 bits, and at both ends of the range.
-  SparseFile file(dir.file("sparse"), size,
+  SparseFile file(dir / "sparse", size,
                   {{2 * kGiB - 6000, pattern_bytes(70000, 1)},
                    {2 * kGiB + kMiB, pattern_bytes(3 * kMiB, 2)},
                    {4 * kGiB - 5, pattern_bytes(100000, 4)},
@@ -264,7 +264,7 @@ TEST_CASE("splice: abandon stops a send to a peer that does not read, without ca
   std::unique_ptr<Ring> ring = make_ring();
   if (!ring) return;
   TempDir dir;
-  SparseFile file(dir.file("seg"), 64 * kMiB, {{0, pattern_bytes(4096, 7)}});
+  SparseFile file(dir / "seg", 64 * kMiB, {{0, pattern_bytes(4096, 7)}});
   Pipe pipe(static_cast<int>(kMiB));
   TcpPair pair;  // the client never reads
   auto splice = std::make_unique<SpliceSend>();

@@ -2,8 +2,6 @@
 // work inline and queue posted tasks for the test thread (as the server's mailbox would).
 #include <doctest/doctest.h>
 
-#include <stdlib.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -17,31 +15,12 @@
 #include "kafka_test_support.h"
 #include "protocol/kafka/broker.h"
 #include "protocol/kafka/frame.h"
+#include "tests/support/files.h"
 
 namespace ringlog::kafka {
 namespace {
 
 using test::bytes_of;
-
-class Scratch {
- public:
-  Scratch() {
-    const std::filesystem::path base = std::filesystem::exists("/dev/shm")
-                                           ? std::filesystem::path("/dev/shm")
-                                           : std::filesystem::temp_directory_path();
-    std::string pattern = (base / "ringlog-kafka-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A mailbox like the server's: engine threads post, the test thread runs.
 class Mailbox {
@@ -87,7 +66,7 @@ Bytes batch_of(std::vector<std::string> values, BatchOptions options = {}) {
 }
 
 struct BrokerFixture {
-  Scratch dir;
+  testing::TempDir dir{testing::TempDir::Where::kMemory};
   std::unique_ptr<Engine> engine;
   Mailbox mailbox;
   std::unique_ptr<Broker> broker;
@@ -100,7 +79,7 @@ struct BrokerFixture {
 
   void start() {
     EngineOptions options;
-    options.data_dir = dir.path() + "/data";
+    options.data_dir = dir / "data";
     options.segment_bytes = 1 << 20;
     options.preallocation = Preallocation::kNone;
     options.auto_create_topics = false;

@@ -21,6 +21,7 @@
 #include "io/socket.h"
 #include "protocol/client.h"
 #include "protocol/server.h"
+#include "tests/support/files.h"
 
 namespace ringlog::protocol::testing {
 
@@ -105,22 +106,15 @@ class ServerFixture {
  public:
   explicit ServerFixture(ServerOptions options = {}, EngineOptions engine_options = {})
       : options_(std::move(options)), engine_options_(std::move(engine_options)) {
-    char pattern[] = "/tmp/ringlog-protocol-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    dir_ = pattern;
     options_.listen = "127.0.0.1:0";
     options_.worker_threads = 2;
-    engine_options_.data_dir = dir_ + "/data";
+    engine_options_.data_dir = dir_ / "data";
     engine_options_.segment_bytes = 1 << 20;
     engine_options_.preallocation = Preallocation::kNone;
     start();
   }
 
-  ~ServerFixture() {
-    stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  ~ServerFixture() { stop(); }
 
   void start() {
     set_log_level(LogLevel::kWarn);
@@ -168,7 +162,7 @@ class ServerFixture {
  private:
   ServerOptions options_;
   EngineOptions engine_options_;
-  std::string dir_;
+  ringlog::testing::TempDir dir_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Server> server_;
   std::thread thread_;

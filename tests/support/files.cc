@@ -12,10 +12,18 @@
 
 namespace ringlog::testing {
 
-TempDir::TempDir() {
+namespace {
+std::string temp_base(TempDir::Where where) {
+  std::error_code ignored;
+  if (where == TempDir::Where::kMemory && std::filesystem::is_directory("/dev/shm", ignored))
+    return "/dev/shm";
   const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base && *base ? base : "/tmp") + "/" + program_invocation_short_name + "-XXXXXX";
+  return base && *base ? base : "/tmp";
+}
+}  // namespace
+
+TempDir::TempDir(Where where) {
+  std::string pattern = temp_base(where) + "/" + program_invocation_short_name + "-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
     throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
   path_ = pattern;

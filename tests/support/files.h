@@ -8,11 +8,15 @@
 
 namespace ringlog::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), named after the program, removed with everything in
-// it on destruction. Throws std::runtime_error when it cannot be made.
+// A fresh directory, named after the program, removed with everything in it on destruction.
+// Throws std::runtime_error when it cannot be made.
 class TempDir {
  public:
-  TempDir();
+  enum class Where {
+    kTmp,     // under $TMPDIR (or /tmp): a disk file system, for what needs one
+    kMemory,  // under /dev/shm when it exists (else as kTmp): suites that write a lot and fast
+  };
+  explicit TempDir(Where where = Where::kTmp);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
