@@ -109,7 +109,7 @@ class KafkaConnection {
   }
 
   // True when the server closed the connection (after anything still buffered).
-  bool closed() { return raw_.closed(); }
+  bool closed() { return raw_.closed_by_server(); }
   void shutdown_write() { raw_.shutdown_write(); }
 
  private:

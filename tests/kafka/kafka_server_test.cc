@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/socket.h"
 #include "kafka_server_support.h"
 
 namespace ringlog::kafka {

@@ -4,12 +4,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <poll.h>
-#include <sys/socket.h>
 
-#include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,10 +13,10 @@
 #include <ringlog/engine.h>
 
 #include "io/log.h"
-#include "io/socket.h"
 #include "protocol/client.h"
 #include "protocol/server.h"
 #include "tests/support/files.h"
+#include "tests/support/raw_connection.h"
 
 namespace ringlog::protocol::testing {
 
@@ -29,78 +24,7 @@ inline std::span<const std::byte> bytes_of(std::string_view text) {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
 
-// A connection that sends raw bytes and reads raw lines, with a 5 s deadline on every read.
-class RawConnection {
- public:
-  explicit RawConnection(const std::string& address) {
-    auto where = parse_address(address);
-    REQUIRE(where);
-    auto fd = connect_to(*where);
-    REQUIRE(fd);
-    fd_ = std::move(*fd);
-  }
-
-  void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-
-  // The next line without "\r\n"; "<closed>" at end of stream, "<timeout>" after 5 s.
-  std::string line() {
-    for (;;) {
-      const std::size_t nl = buffer_.find('\n');
-      if (nl != std::string::npos) {
-        std::string text = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        if (!text.empty() && text.back() == '\r') text.pop_back();
-        return text;
-      }
-      if (const char* status = fill()) return status;
-    }
-  }
-
-  // Exactly `n` bytes (fewer at end of stream).
-  std::string bytes(std::size_t n) {
-    while (buffer_.size() < n) {
-      if (fill() != nullptr) break;
-    }
-    std::string out = buffer_.substr(0, n);
-    buffer_.erase(0, out.size());
-    return out;
-  }
-
-  // True when the server closed the connection (after anything still buffered).
-  bool closed() {
-    for (;;) {
-      if (!buffer_.empty()) {
-        buffer_.clear();
-        continue;
-      }
-      const char* status = fill();
-      if (status != nullptr) return std::string_view(status) == "<closed>";
-      buffer_.clear();
-    }
-  }
-
-  void shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
-
- private:
-  const char* fill() {
-    pollfd pfd{fd_.get(), POLLIN, 0};
-    if (::poll(&pfd, 1, 5000) <= 0) return "<timeout>";
-    char chunk[65536];
-    const ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
-    if (n <= 0) return "<closed>";
-    buffer_.append(chunk, static_cast<std::size_t>(n));
-    return nullptr;
-  }
-
-  UniqueFd fd_;
-  std::string buffer_;
-};
+using ::ringlog::testing::RawConnection;
 
 class ServerFixture {
  public:

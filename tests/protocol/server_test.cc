@@ -178,7 +178,7 @@ TEST_CASE("server: a session typed line by line as with nc") {
   nc.send("version\n");
   CHECK(nc.line() == "version 0.1.0");
   nc.send("quit\n");
-  CHECK(nc.closed());
+  CHECK(nc.closed_by_server());
 }
 
 TEST_CASE("server: a scripted session piped in at once is answered before the close") {
@@ -190,7 +190,7 @@ TEST_CASE("server: a scripted session piped in at once is answered before the cl
   CHECK(nc.line().starts_with("msg 0 "));
   CHECK(nc.line() == "hello");
   CHECK(nc.line() == "end 1");
-  CHECK(nc.closed());  // nothing after quit: no pong
+  CHECK(nc.closed_by_server());  // nothing after quit: no pong
 }
 
 TEST_CASE("server: requests buffered before the client's EOF are all answered, in order") {
@@ -203,7 +203,7 @@ TEST_CASE("server: requests buffered before the client's EOF are all answered, i
   CHECK(nc.line() == "A");
   CHECK(nc.line() == "end 1");
   CHECK(nc.line() == "pong");
-  CHECK(nc.closed());
+  CHECK(nc.closed_by_server());
 }
 
 TEST_CASE("server: every error code by name") {
@@ -277,7 +277,7 @@ TEST_CASE("server: every error code by name") {
     REQUIRE(first->ping());
     auto second = f.raw();
     CHECK(second.line() == "error 503 too many connections");
-    CHECK(second.closed());
+    CHECK(second.closed_by_server());
     CHECK(first->ping());
     CHECK(f.server().stats().connections_rejected == 1);
   }
@@ -505,19 +505,19 @@ TEST_CASE("server: lost framing gets an error and a close; other connections car
     auto nc = f.raw();
     nc.send("put t 0 abc\r\n");
     CHECK(nc.line().starts_with("error 400 bad length"));
-    CHECK(nc.closed());
+    CHECK(nc.closed_by_server());
   }
   SUBCASE("line too long") {
     auto nc = f.raw();
     nc.send(std::string(5000, 'a'));
     CHECK(nc.line().starts_with("error 413 line too long"));
-    CHECK(nc.closed());
+    CHECK(nc.closed_by_server());
   }
   SUBCASE("body not followed by a line end") {
     auto nc = f.raw();
     nc.send("put t 0 3\r\nabcdef\r\n");
     CHECK(nc.line().starts_with("error 400"));
-    CHECK(nc.closed());
+    CHECK(nc.closed_by_server());
   }
   auto still = other->put("t", 0, bytes_of("y"));
   REQUIRE(still);
@@ -534,7 +534,7 @@ TEST_CASE("server: an idle connection is closed after the idle timeout") {
   auto nc = f.raw();
   nc.send("ping\n");
   CHECK(nc.line() == "pong");
-  CHECK(nc.closed());
+  CHECK(nc.closed_by_server());
   CHECK(f.server().stats().idle_closed == 1);
 }
 

@@ -21,46 +21,18 @@
 #include "protocol/client.h"
 #include "protocol/server.h"
 #include "tests/support/files.h"
+#include "tests/support/raw_connection.h"
 #include "tests/support/serve.h"
 
 namespace ringlog::reliability {
 
+using testing::RawConnection;
 using testing::ringlog_binary;
 using testing::TempDir;
 
 inline std::span<const std::byte> bytes_of(std::string_view text) {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
-
-// A raw TCP connection: sends any bytes, reads lines. Reads wait at most `timeout_ms`.
-class RawConnection {
- public:
-  // Connects (the test fails if it cannot).
-  explicit RawConnection(const std::string& address);
-  ~RawConnection();
-  RawConnection(RawConnection&& other) noexcept;
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  // Sends every byte (blocking); false if the connection broke.
-  bool send(std::string_view bytes);
-  // Sends what the kernel takes without blocking; returns the byte count (0 when full).
-  std::size_t send_nonblocking(std::string_view bytes);
-  // The next line without its "\r\n"; "<closed>" at end of stream, "<timeout>" on timeout.
-  std::string line(int timeout_ms = 5000);
-  // Exactly n bytes, or fewer at end of stream / timeout.
-  std::string bytes(std::size_t n, int timeout_ms = 5000);
-  // True when the server closes the connection within the timeout (buffered data is dropped).
-  bool closed_by_server(int timeout_ms = 5000);
-  void close();
-  int fd() const { return fd_; }
-
- private:
-  const char* fill(int timeout_ms);
-
-  int fd_ = -1;
-  std::string buffer_;
-};
 
 // An Engine and a Server in this process, on an ephemeral loopback port, over a temporary
 // directory. `env` (optional, borrowed) is the engine's file seam: a FaultInjectionEnv to fill
