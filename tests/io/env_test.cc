@@ -243,8 +243,7 @@ TEST_CASE_TEMPLATE("env: a write of more iovecs than IOV_MAX is written whole", 
   REQUIRE(ops[0].result);
   REQUIRE(ops[1].result);
   CHECK(read_whole_file(dir / "a") == bytes);
-  CHECK(read_whole_file(dir / "b") ==
-        bytes.substr(0, 1) + bytes.substr(0, 3) + bytes.substr(4));
+  CHECK(read_whole_file(dir / "b") == bytes.substr(0, 1) + bytes.substr(0, 3) + bytes.substr(4));
 }
 
 namespace {

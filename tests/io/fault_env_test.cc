@@ -321,8 +321,7 @@ TEST_CASE("fault env: renaming a directory carries the unsynced state of the fil
   CAPTURE(f.env.seed());
   REQUIRE(f.env.create_dir(f.dir / "d"));
   REQUIRE(f.env.sync_dir(f.dir.path()));
-  Result<std::unique_ptr<File>> file =
-      f.env.open_file(f.dir / "d/seg", OpenMode::kCreateReadWrite);
+  Result<std::unique_ptr<File>> file = f.env.open_file(f.dir / "d/seg", OpenMode::kCreateReadWrite);
   REQUIRE(file.has_value());
   REQUIRE(f.env.sync_dir(f.dir / "d"));
   REQUIRE(f.write(**file, 0, "kept"));
