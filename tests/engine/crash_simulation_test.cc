@@ -5,6 +5,8 @@
 // offsets contiguous from 0, nothing that was refused or never sent.
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <random>
 

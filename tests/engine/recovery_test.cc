@@ -1,4 +1,5 @@
 // Recovery: torn tails, indexes, checkpoints, clean shutdown, damaged sealed segments.
+#include <filesystem>
 #include <fstream>
 
 #include "engine/checkpoint.h"
