@@ -53,6 +53,8 @@ Status EngineImpl::validate_options() const {
     return bad("max_batch_bytes must be in [61 B, 256 MiB]");
   if (options_.max_append_bytes < options_.max_batch_bytes)
     return bad("max_append_bytes must be at least max_batch_bytes");
+  if (options_.max_uncompressed_batch_bytes < options_.max_batch_bytes)
+    return bad("max_uncompressed_batch_bytes must be at least max_batch_bytes");
   if (options_.default_partitions < 1 || options_.default_partitions > 10000)
     return bad("default_partitions must be in [1, 10000]");
   if (options_.durability.mode == Durability::Mode::kInterval &&
@@ -361,41 +363,24 @@ Result<std::shared_ptr<Partition>> EngineImpl::partition_for_append(std::string_
   return find_partition(topic, partition);
 }
 
-Status EngineImpl::validate_append(std::span<std::byte> bytes, AppendRequest& req) const {
-  if (bytes.empty()) return fail(Errc::kInvalidArgument, "append: no batches");
-  if (bytes.size() > options_.max_append_bytes)
-    return fail(Errc::kTooLarge, "append of " + std::to_string(bytes.size()) +
+AppendLimits EngineImpl::append_limits() const {
+  return {.max_batch_bytes = options_.max_batch_bytes,
+          .max_append_bytes = options_.max_append_bytes,
+          .max_uncompressed_batch_bytes =
+              static_cast<std::size_t>(options_.max_uncompressed_batch_bytes)};
+}
+
+Status EngineImpl::check_sizes(const ValidatedBatches& batches) const {
+  if (batches.batch_count() == 0) return fail(Errc::kInvalidArgument, "append: no batches");
+  if (batches.size_bytes() > options_.max_append_bytes)
+    return fail(Errc::kTooLarge, "append of " + std::to_string(batches.size_bytes()) +
                                      " bytes is above max_append_bytes (" +
                                      std::to_string(options_.max_append_bytes) + ")");
-  ParseOptions parse{.max_batch_bytes = options_.max_batch_bytes, .check_crc = true};
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    ParsedBatch parsed = parse_batch(bytes.subspan(at), parse);
-    if (!parsed.ok()) {
-      std::string where =
-          "append: batch " + std::to_string(req.batches) + " at byte " + std::to_string(at) + ": ";
-      if (parsed.status == ParseStatus::kBadLength && bytes.size() - at >= kBatchHeaderBytes) {
-        std::int32_t length = read_batch_header(bytes.subspan(at)).batch_length;
-        if (length > 0 && 12 + static_cast<std::uint64_t>(length) > options_.max_batch_bytes)
-          return fail(Errc::kTooLarge, where + "larger than max_batch_bytes (" +
-                                           std::to_string(options_.max_batch_bytes) + ")");
-      }
-      Errc code =
-          parsed.status == ParseStatus::kCrcMismatch ? Errc::kCorruption : Errc::kInvalidArgument;
-      return fail(code, where + std::string(parse_status_name(parsed.status)));
-    }
-    const BatchView& b = parsed.batch;
-    if (b.is_control())
-      return fail(Errc::kInvalidArgument, "append: control batches are written by the broker only");
-    if (b.last_offset_delta() < 0 || b.record_count() < 1 ||
-        b.record_count() > static_cast<std::int64_t>(b.last_offset_delta()) + 1)
-      return fail(Errc::kInvalidArgument,
-                  "append: batch record count " + std::to_string(b.record_count()) +
-                      " does not match lastOffsetDelta " + std::to_string(b.last_offset_delta()));
-    req.batches += 1;
-    req.records += static_cast<std::int64_t>(b.last_offset_delta()) + 1;
-    at += parsed.bytes;
-  }
+  if (batches.largest_batch_bytes() > options_.max_batch_bytes)
+    return fail(Errc::kTooLarge, "append: a batch of " +
+                                     std::to_string(batches.largest_batch_bytes()) +
+                                     " bytes is larger than max_batch_bytes (" +
+                                     std::to_string(options_.max_batch_bytes) + ")");
   return {};
 }
 
@@ -404,9 +389,25 @@ void EngineImpl::append_async(std::string_view topic, std::int32_t partition,
   submit_append(topic, partition, std::move(batches), std::move(done), false);
 }
 
+void EngineImpl::append_async(std::string_view topic, std::int32_t partition,
+                              ValidatedBatches batches, AppendCallback done) {
+  submit_validated(topic, partition, std::move(batches), std::move(done), false);
+}
+
 void EngineImpl::submit_append(std::string_view topic, std::int32_t partition,
                                std::vector<std::byte> batches, AppendCallback done,
                                bool wait_for_room) {
+  auto validated = validate_batches(std::move(batches), append_limits());
+  if (!validated) {
+    counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
+    return done(fail(validated.error().with_context("append")));
+  }
+  submit_validated(topic, partition, std::move(*validated), std::move(done), wait_for_room);
+}
+
+void EngineImpl::submit_validated(std::string_view topic, std::int32_t partition,
+                                  ValidatedBatches batches, AppendCallback done,
+                                  bool wait_for_room) {
   auto reject = [&](const Error& e) {
     counters_.append_errors.fetch_add(1, std::memory_order_relaxed);
     done(fail(e));
@@ -415,10 +416,9 @@ void EngineImpl::submit_append(std::string_view topic, std::int32_t partition,
     std::lock_guard lock(queue_mu_);
     if (stopping_) return reject(Error(Errc::kClosed, "engine is closed"));
   }
+  if (auto s = check_sizes(batches); !s) return reject(s.error());
   auto p = partition_for_append(topic, partition);
   if (!p) return reject(p.error());
-  Request req;
-  if (auto s = validate_append(batches, req.append); !s) return reject(s.error());
   if ((*p)->corrupt())
     return reject(Error(Errc::kCorruption, "partition " + std::string(topic) + "/" +
                                                std::to_string(partition) +
@@ -426,8 +426,11 @@ void EngineImpl::submit_append(std::string_view topic, std::int32_t partition,
   if (auto failure = (*p)->write_failure())
     return reject(
         failure->with_context("append to " + std::string(topic) + "/" + std::to_string(partition)));
+  Request req;
   req.partition = std::move(*p);
-  req.append.bytes = std::move(batches);
+  req.append.batches = static_cast<std::uint32_t>(batches.batch_count());
+  req.append.records = batches.record_count();
+  req.append.bytes = std::move(batches).release();
   req.append.done = std::move(done);
   queue_append(std::move(req), wait_for_room);
 }
@@ -467,6 +470,16 @@ Result<AppendResult> EngineImpl::append(std::string_view topic, std::int32_t par
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
   submit_append(
+      topic, partition, std::move(batches),
+      [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); }, true);
+  return future.get();
+}
+
+Result<AppendResult> EngineImpl::append(std::string_view topic, std::int32_t partition,
+                                        ValidatedBatches batches) {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  submit_validated(
       topic, partition, std::move(batches),
       [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); }, true);
   return future.get();

@@ -57,8 +57,13 @@ class EngineImpl final : public Engine {
   Result<TopicInfo> describe_topic(std::string_view name) const override;
   void append_async(std::string_view topic, std::int32_t partition, std::vector<std::byte> batches,
                     AppendCallback done) override;
+  void append_async(std::string_view topic, std::int32_t partition, ValidatedBatches batches,
+                    AppendCallback done) override;
   Result<AppendResult> append(std::string_view topic, std::int32_t partition,
                               std::vector<std::byte> batches) override;
+  Result<AppendResult> append(std::string_view topic, std::int32_t partition,
+                              ValidatedBatches batches) override;
+  AppendLimits append_limits() const override;
   Result<FetchResult> fetch(std::string_view topic, std::int32_t partition, std::int64_t offset,
                             std::uint32_t max_bytes) const override;
   Result<std::vector<std::byte>> read(std::string_view topic, std::int32_t partition,
@@ -99,11 +104,14 @@ class EngineImpl final : public Engine {
                                                     std::int32_t partition) const;
   Result<std::shared_ptr<Partition>> partition_for_append(std::string_view topic,
                                                           std::int32_t partition);
-  Status validate_append(std::span<std::byte> bytes, AppendRequest& req) const;
+  // The size limits again, for batches validated by the caller.
+  Status check_sizes(const ValidatedBatches& batches) const;
   // append_async and append: validate, then queue (waiting for room when `wait_for_room`,
   // otherwise refusing with kBusy beyond max_pending_bytes).
   void submit_append(std::string_view topic, std::int32_t partition, std::vector<std::byte> batches,
                      AppendCallback done, bool wait_for_room);
+  void submit_validated(std::string_view topic, std::int32_t partition, ValidatedBatches batches,
+                        AppendCallback done, bool wait_for_room);
   // Queues a validated request under the pending-bytes bound, or completes it with kBusy /
   // kClosed.
   void queue_append(Request req, bool wait_for_room);

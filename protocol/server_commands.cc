@@ -177,33 +177,29 @@ void Server::Impl::handle_put(Connection& conn, std::uint64_t seq, const Request
 
 void Server::Impl::handle_putb(Connection& conn, std::uint64_t seq, const Request& request) {
   ++stats_.putbs;
-  // Checked here so that a bad body is a 400 (the engine's kCorruption also means a damaged
-  // partition, a 500).
-  std::span<const std::byte> rest = request.body;
-  if (rest.empty()) return reply_error(conn, seq, StatusCode::kBadRequest, "empty putb body");
-  while (!rest.empty()) {
-    const ParsedBatch parsed = parse_batch(rest, any_size());
-    if (!parsed.ok()) {
-      return reply_error(conn, seq, StatusCode::kBadRequest,
-                         "invalid batch at byte " +
-                             std::to_string(request.body.size() - rest.size()) + ": " +
-                             std::string(parse_status_name(parsed.status)));
-    }
-    rest = rest.subspan(parsed.bytes);
-  }
+  if (request.body.empty())
+    return reply_error(conn, seq, StatusCode::kBadRequest, "empty putb body");
   Error missing(Errc::kNotFound, "");
   if (!options_.auto_create_topics && topic_missing(engine_, request, &missing)) {
     return reply_engine_error(conn, seq, missing);
   }
+  // Validated here, record by record, so that a bad body is a 400 or 413 (the engine's
+  // kCorruption also means a damaged partition, a 500); the engine does not check it again.
+  auto batches = validate_batches(std::vector<std::byte>(request.body.begin(), request.body.end()),
+                                  engine_.append_limits());
+  if (!batches) {
+    const StatusCode code =
+        batches.error().code() == Errc::kTooLarge ? StatusCode::kTooLarge : StatusCode::kBadRequest;
+    return reply_error(conn, seq, code, "invalid batch: " + batches.error().message());
+  }
   ++conn.appends_in_flight;
   ++appends_pending_;
-  conn.pending_read_bytes += request.body.size();
-  engine_.append_async(
-      request.topic, request.partition,
-      std::vector<std::byte>(request.body.begin(), request.body.end()),
-      [this, id = conn.id, seq, bytes = request.body.size()](Result<AppendResult> r) {
-        mailbox_->post(AppendDone{id, seq, true, std::move(r), bytes});
-      });
+  const std::size_t bytes = batches->size_bytes();
+  conn.pending_read_bytes += bytes;
+  engine_.append_async(request.topic, request.partition, std::move(*batches),
+                       [this, id = conn.id, seq, bytes](Result<AppendResult> r) {
+                         mailbox_->post(AppendDone{id, seq, true, std::move(r), bytes});
+                       });
 }
 
 void Server::Impl::on_append_done(AppendDone& done) {

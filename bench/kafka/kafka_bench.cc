@@ -4,10 +4,11 @@
 //
 //   ringlog_kafka_bench produce|consume --bootstrap HOST:PORT [--topic bench] [-n 1000000]
 //       [-s 100] [--acks all] [--batch-bytes 65536] [--linger-ms 1] [--in-flight 16]
-//       [--fetch-bytes 1048576] [--timeout-s 300] [--json]
+//       [--fetch-bytes 1048576] [--timeout-s 300] [--compression none] [--json]
 //
-// produce: one producer sends N messages of S bytes (no key, no headers, no compression, not
-//   idempotent) as fast as librdkafka allows: batches up to --batch-bytes (batch.size), at most
+// produce: one producer sends N messages of S bytes (no key, no headers, --compression (none by
+//   default), not idempotent; text-like contents) as fast as librdkafka allows: batches up to
+//   --batch-bytes (batch.size), at most
 //   --linger-ms for a partial batch, at most --in-flight requests per connection. Timed from the
 //   first send to the last delivery report; every report must be a success.
 // consume: one consumer, assigned every partition of the topic from the beginning (no group
@@ -41,6 +42,7 @@ struct Options {
   long long in_flight = 16;
   long long fetch_bytes = 1 << 20;
   int timeout_s = 300;
+  std::string compression = "none";
   bool json = false;
 };
 
@@ -53,7 +55,8 @@ struct Result {
   std::fprintf(stderr,
                "ringlog_kafka_bench: %s\nusage: ringlog_kafka_bench produce|consume --bootstrap "
                "HOST:PORT [--topic T] [-n N] [-s BYTES] [--acks all|1|0] [--batch-bytes B] "
-               "[--linger-ms MS] [--in-flight N] [--fetch-bytes B] [--timeout-s S] [--json]\n",
+               "[--linger-ms MS] [--in-flight N] [--fetch-bytes B] [--timeout-s S] "
+               "[--compression none|gzip|snappy|lz4|zstd] [--json]\n",
                why.c_str());
   std::exit(2);
 }
@@ -95,7 +98,7 @@ rd_kafka_t* new_producer(const Options& o, Deliveries& deliveries) {
   set(conf, "bootstrap.servers", o.bootstrap);
   set(conf, "acks", o.acks);
   set(conf, "enable.idempotence", "false");
-  set(conf, "compression.codec", "none");
+  set(conf, "compression.codec", o.compression);
   set(conf, "batch.size", std::to_string(o.batch_bytes));
   set(conf, "linger.ms", std::to_string(o.linger_ms));
   set(conf, "max.in.flight.requests.per.connection", std::to_string(o.in_flight));
@@ -114,13 +117,19 @@ Result produce(const Options& o) {
   Deliveries deliveries;
   rd_kafka_t* rk = new_producer(o, deliveries);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
-  // One payload for every message: librdkafka references it (no copy) until delivery.
-  static std::string payload;
-  payload.assign(static_cast<std::size_t>(o.message_bytes), 'x');
+  // Messages are windows of one text-like buffer (varied content, so that compression has real
+  // work: a few distinct letters and digits, as in logs), which librdkafka references (no
+  // copy) until delivery.
+  static std::string text;
+  const auto size = static_cast<std::size_t>(o.message_bytes);
+  text.resize(size + 4096);
+  for (std::size_t i = 0; i < text.size(); ++i)
+    text[i] = "abcdefghij 0123456789,"[(i * 7 + i / 13 + i / 101) % 22];
   const auto start = Clock::now();
   for (long long i = 0; i < o.messages;) {
-    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, payload.data(), payload.size(), nullptr, 0,
-                         nullptr) == 0) {
+    const char* payload = text.data() + static_cast<std::size_t>(i * 17) % 4096;
+    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, const_cast<char*>(payload), size, nullptr,
+                         0, nullptr) == 0) {
       ++i;
       continue;
     }
@@ -246,6 +255,8 @@ Options parse(int argc, char** argv) {
       o.fetch_bytes = number(a, v);
     else if (a == "--timeout-s")
       o.timeout_s = static_cast<int>(number(a, v));
+    else if (a == "--compression")
+      o.compression = v;
     else
       usage("unknown option " + a);
   }

@@ -52,12 +52,11 @@ std::int16_t error_code_for(const Error& error) noexcept {
       return error::kOffsetOutOfRange;
     case Errc::kTooLarge:
       return error::kMessageTooLarge;
-    case Errc::kCorruption:
-      return error::kCorruptMessage;
     case Errc::kInvalidArgument:
-      return error::kInvalidRecord;
+      return error::kInvalidRequest;
     case Errc::kNoSpace:
     case Errc::kIo:
+    case Errc::kCorruption:  // a damaged partition or segment
       return error::kKafkaStorageError;
     case Errc::kClosed:
       return error::kNotLeaderOrFollower;

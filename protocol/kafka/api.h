@@ -91,7 +91,9 @@ inline constexpr std::int16_t kInvalidRecord = 87;
 }  // namespace error
 
 // Engine errors as Kafka partition-level codes (kNotFound -> 3, kOutOfRange -> 1, kTooLarge ->
-// 10, kCorruption/kInvalidArgument -> 2/87, kNoSpace/kIo -> 56, kClosed -> 6, ...).
+// 10, kNoSpace/kIo/kCorruption (a damaged partition) -> 56, kInvalidArgument -> 42, kClosed ->
+// 6, ...). Batches that fail validation are mapped by the Produce handler itself
+// (CORRUPT_MESSAGE 2, INVALID_RECORD 87, MESSAGE_TOO_LARGE 10).
 std::int16_t error_code_for(const Error& error) noexcept;
 
 }  // namespace ringlog::kafka

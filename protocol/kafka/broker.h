@@ -19,6 +19,10 @@
 // Lifetime: the Broker must outlive every task it gave to the hooks; the server keeps running
 // its loop until pending_appends() is 0, since append completions come back through hooks.post.
 //
+// Produce: each partition's batches are validated record by record (validate_batches,
+// ringlog/validation.h; compressed ones are inflated on a worker) before anything is appended;
+// a partition's appends reach the engine in the order their requests arrived, whatever runs on
+// the workers meanwhile (PartitionQueue).
 // Idempotent producers across restarts: the first idempotent Produce to a partition (per Broker)
 // waits while the partition's producer state is rebuilt from the tail of its log (see
 // producer_recovery.h); Produce requests for it queue behind that, in order.
@@ -41,6 +45,7 @@
 #include "protocol/kafka/frame.h"
 #include "protocol/kafka/group_coordinator.h"
 #include "protocol/kafka/messages.h"
+#include "protocol/kafka/partition_queue.h"
 #include "protocol/kafka/producer_state.h"
 
 namespace ringlog::kafka {
@@ -132,16 +137,17 @@ class Broker {
   void produce(const RequestHeader& header, ProduceRequest request, ReplyFn& reply);
   void produce_partition(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
                          ProduceRequest::Partition& partition, ProduceResponse::Partition* slot);
+  void produce_validated(const std::shared_ptr<ProduceCall>& call, const PartitionQueue::Key& where,
+                         Result<ValidatedBatches> batches, ProduceResponse::Partition* slot);
   void produce_idempotent(const std::shared_ptr<ProduceCall>& call,
                           const ProducerStateTable::Key& key, const ProducerStateTable::Batch& seq,
-                          Bytes records, ProduceResponse::Partition* slot);
+                          ValidatedBatches batches, ProduceResponse::Partition* slot);
   void append(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
-              std::int32_t partition, Bytes records, ProduceResponse::Partition* slot,
+              std::int32_t partition, ValidatedBatches batches, ProduceResponse::Partition* slot,
               std::optional<ProducerStateTable::Key> key, ProducerStateTable::Batch sequences);
   // Runs `then` once the partition's producer state has been rebuilt from its log (at once if it
-  // has been; queued in order behind a rebuild in progress).
-  void with_producer_state(const std::string& topic, std::int32_t partition,
-                           std::function<void()> then);
+  // has been); the partition is held in partition_queue_ meanwhile.
+  void with_producer_state(const PartitionQueue::Key& where, std::function<void()> then);
   void fetch(const RequestHeader& header, FetchRequest request, std::int64_t now_ms,
              ReplyFn& reply);
   void run_fetch(const RequestHeader& header, FetchRequest request, ReplyFn reply,
@@ -175,9 +181,10 @@ class Broker {
   std::atomic<std::size_t> long_polls_{0};  // fetches that may park, until they reply
   std::size_t appends_in_flight_ = 0;
 
-  using PartitionKey = std::pair<std::string, std::int32_t>;
-  std::set<PartitionKey> producers_loaded_;  // partitions whose producer state was rebuilt
-  std::map<PartitionKey, std::vector<std::function<void()>>> producers_loading_;
+  std::set<PartitionQueue::Key> producers_loaded_;  // partitions whose producer state was rebuilt
+  // A partition's Produce work in arrival order across validation on a worker and producer-state
+  // rebuilds (partition_queue.h).
+  PartitionQueue partition_queue_;
 };
 
 // Encodes `body` as the response to `header` (header v0, or v1 for flexible non-ApiVersions).

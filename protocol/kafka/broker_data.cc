@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <ringlog/batch.h>
+#include <ringlog/validation.h>
 
 #include "protocol/kafka/broker.h"
 #include "protocol/kafka/producer_recovery.h"
@@ -28,53 +29,60 @@ struct ProduceCall {
 
 namespace {
 
-// What a partition's records say before they are appended.
-struct Inspection {
+// Kafka's codes for batches that fail validate_batches (ringlog/validation.h), as its broker
+// answers them: bytes that are not a batch (framing, CRC, codec) CORRUPT_MESSAGE, a batch whose
+// records break the rules INVALID_RECORD, a size limit MESSAGE_TOO_LARGE.
+std::int16_t invalid_batch_code(const Error& error) {
+  switch (error.code()) {
+    case Errc::kTooLarge:
+      return error::kMessageTooLarge;
+    case Errc::kCorruption:
+      return error::kCorruptMessage;
+    default:
+      return error::kInvalidRecord;
+  }
+}
+
+// Magic 0/1 message sets (Produce v0-2 clients): UNSUPPORTED_FOR_MESSAGE_FORMAT, as Kafka
+// answers once it no longer converts them.
+bool old_message_format(std::span<const std::byte> records) {
+  while (records.size() > kMagicAt) {
+    if (static_cast<std::int8_t>(records[kMagicAt]) != kMagicV2) return true;
+    if (records.size() < kBatchHeaderBytes) return false;
+    const std::int32_t length = read_batch_header(records).batch_length;
+    if (length < kMinBatchLength || kBatchLengthFieldEnd + std::size_t(length) > records.size())
+      return false;
+    records = records.subspan(kBatchLengthFieldEnd + static_cast<std::size_t>(length));
+  }
+  return false;
+}
+
+// What the batches say about their producer, once validated: one producer (or none) with
+// contiguous sequences across the batches, else INVALID_RECORD.
+struct ProducerRun {
   std::int16_t error_code = error::kNone;
   bool idempotent = false;
   std::int64_t producer_id = kNoProducerId;
   ProducerStateTable::Batch sequences{};
 };
 
-// Checks what the broker must know before appending: magic 2 (older message sets are
-// UNSUPPORTED_FOR_MESSAGE_FORMAT), whole batches, no control batches, count == lastOffsetDelta
-// + 1, and one producer with contiguous sequences across the batches. The engine checks the
-// CRC and sizes again when appending (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE).
-Inspection inspect_batches(std::span<const std::byte> records) {
-  Inspection out;
-  if (records.empty()) return {error::kInvalidRecord};
-  bool first = true;
-  std::int32_t next_seq = 0;
-  while (!records.empty()) {
-    if (records.size() > kMagicAt && static_cast<std::int8_t>(records[kMagicAt]) != kMagicV2) {
-      return {error::kUnsupportedForMessageFormat};
-    }
-    ParsedBatch parsed = parse_batch(
-        records,
-        {.max_batch_bytes = records.size(), .check_crc = false, .validate_records = false});
-    if (!parsed.ok()) return {error::kCorruptMessage};
-    const BatchView& b = parsed.batch;
-    if (b.is_control() || b.record_count() <= 0 || b.record_count() != b.last_offset_delta() + 1) {
+ProducerRun producer_run(const ValidatedBatches& batches) {
+  ProducerRun out;
+  const BatchSummary& first = batches.batch(0);
+  out.idempotent = first.producer_id >= 0;
+  out.producer_id = first.producer_id;
+  out.sequences = {first.producer_epoch, first.base_sequence, 0};
+  std::int32_t next_seq = first.base_sequence;
+  for (std::size_t i = 0; i < batches.batch_count(); ++i) {
+    const BatchSummary& b = batches.batch(i);
+    if (b.producer_id != out.producer_id ||
+        (out.idempotent &&
+         (b.producer_epoch != out.sequences.epoch || b.base_sequence != next_seq)))
       return {error::kInvalidRecord};
-    }
-    const bool idempotent = b.producer_id() >= 0;
-    if (first) {
-      out.idempotent = idempotent;
-      out.producer_id = b.producer_id();
-      out.sequences = {b.producer_epoch(), b.base_sequence(), 0};
-    } else if (idempotent != out.idempotent || b.producer_id() != out.producer_id ||
-               (idempotent &&
-                (b.producer_epoch() != out.sequences.epoch || b.base_sequence() != next_seq))) {
-      return {error::kInvalidRecord};
-    }
-    if (idempotent && b.base_sequence() < 0) return {error::kInvalidRecord};
-    if (idempotent) {
-      out.sequences.last_seq =
-          ProducerStateTable::last_sequence(b.base_sequence(), b.record_count());
+    if (out.idempotent) {
+      out.sequences.last_seq = ProducerStateTable::last_sequence(b.base_sequence, b.record_count);
       next_seq = ProducerStateTable::next_sequence(out.sequences.last_seq);
     }
-    first = false;
-    records = records.subspan(parsed.bytes);
   }
   return out;
 }
@@ -108,6 +116,11 @@ void Broker::produce(const RequestHeader& header, ProduceRequest request, ReplyF
     ProduceRequest::Topic& t = request.topics[ti];
     for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
       ProduceResponse::Partition* slot = &call->response.responses[ti].partitions[pi];
+      if (request_error == error::kNone && !is_valid_topic_name(t.name)) {
+        slot->error_code = error::kUnknownTopicOrPartition;  // a name that cannot exist
+        call->finish_one();
+        continue;
+      }
       if (request_error != error::kNone) {
         slot->error_code = request_error;
         call->finish_one();
@@ -119,35 +132,69 @@ void Broker::produce(const RequestHeader& header, ProduceRequest request, ReplyF
   call->finish_one();
 }
 
+// Validates the partition's batches (compressed ones on a worker, so that inflating them never
+// holds up the event loop), in arrival order per partition, then appends them.
 void Broker::produce_partition(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
                                ProduceRequest::Partition& partition,
                                ProduceResponse::Partition* slot) {
-  const Inspection inspection =
-      partition.records ? inspect_batches(*partition.records) : Inspection{error::kInvalidRecord};
-  if (inspection.error_code != error::kNone) {
-    slot->error_code = inspection.error_code;
+  if (!partition.records || partition.records->empty()) {
+    slot->error_code = error::kInvalidRecord;
     return call->finish_one();
   }
-  if (!inspection.idempotent) {
-    return append(call, topic, partition.index, std::move(*partition.records), slot, std::nullopt,
-                  inspection.sequences);
+  if (old_message_format(*partition.records)) {
+    slot->error_code = error::kUnsupportedForMessageFormat;
+    return call->finish_one();
   }
-  ProducerStateTable::Key key{inspection.producer_id, topic, partition.index};
+  const PartitionQueue::Key where{topic, partition.index};
   auto records = std::make_shared<Bytes>(std::move(*partition.records));
-  with_producer_state(topic, partition.index,
-                      [this, call, key, sequences = inspection.sequences, records, slot] {
-                        produce_idempotent(call, key, sequences, std::move(*records), slot);
-                      });
+  partition_queue_.submit(where, [this, call, where, records, slot] {
+    if (!has_compressed_batch(*records)) {
+      return produce_validated(
+          call, where, validate_batches(std::move(*records), engine_.append_limits()), slot);
+    }
+    partition_queue_.hold(where);
+    hooks_.run_blocking([this, call, where, records, slot] {
+      auto validated = std::make_shared<Result<ValidatedBatches>>(
+          validate_batches(std::move(*records), engine_.append_limits()));
+      hooks_.post([this, call, where, validated, slot] {
+        produce_validated(call, where, std::move(*validated), slot);
+        partition_queue_.release(where);
+      });
+    });
+  });
+}
+
+void Broker::produce_validated(const std::shared_ptr<ProduceCall>& call,
+                               const PartitionQueue::Key& where, Result<ValidatedBatches> batches,
+                               ProduceResponse::Partition* slot) {
+  if (!batches) {
+    slot->error_code = invalid_batch_code(batches.error());
+    return call->finish_one();
+  }
+  const ProducerRun run = producer_run(*batches);
+  if (run.error_code != error::kNone) {
+    slot->error_code = run.error_code;
+    return call->finish_one();
+  }
+  if (!run.idempotent) {
+    return append(call, where.first, where.second, std::move(*batches), slot, std::nullopt,
+                  run.sequences);
+  }
+  ProducerStateTable::Key key{run.producer_id, where.first, where.second};
+  auto shared = std::make_shared<ValidatedBatches>(std::move(*batches));
+  with_producer_state(where, [this, call, key, sequences = run.sequences, shared, slot] {
+    produce_idempotent(call, key, sequences, std::move(*shared), slot);
+  });
 }
 
 void Broker::produce_idempotent(const std::shared_ptr<ProduceCall>& call,
                                 const ProducerStateTable::Key& key,
-                                const ProducerStateTable::Batch& sequences, Bytes records,
-                                ProduceResponse::Partition* slot) {
+                                const ProducerStateTable::Batch& sequences,
+                                ValidatedBatches batches, ProduceResponse::Partition* slot) {
   const ProducerStateTable::Check check = producers_.check(key, sequences);
   switch (check.verdict) {
     case ProducerStateTable::Verdict::kAppend:
-      return append(call, key.topic, key.partition, std::move(records), slot, key, sequences);
+      return append(call, key.topic, key.partition, std::move(batches), slot, key, sequences);
     case ProducerStateTable::Verdict::kDuplicate:
       slot->base_offset = check.base_offset;  // Kafka answers a retried batch NO_ERROR
       return call->finish_one();
@@ -168,11 +215,11 @@ void Broker::produce_idempotent(const std::shared_ptr<ProduceCall>& call,
 }
 
 void Broker::append(const std::shared_ptr<ProduceCall>& call, const std::string& topic,
-                    std::int32_t partition, Bytes records, ProduceResponse::Partition* slot,
-                    std::optional<ProducerStateTable::Key> key,
+                    std::int32_t partition, ValidatedBatches batches,
+                    ProduceResponse::Partition* slot, std::optional<ProducerStateTable::Key> key,
                     ProducerStateTable::Batch sequences) {
   ++appends_in_flight_;
-  engine_.append_async(topic, partition, std::move(records),
+  engine_.append_async(topic, partition, std::move(batches),
                        [this, call, slot, key, sequences](Result<AppendResult> result) {
                          auto shared = std::make_shared<Result<AppendResult>>(std::move(result));
                          hooks_.post([this, call, slot, key, sequences, shared] {
@@ -189,24 +236,23 @@ void Broker::append(const std::shared_ptr<ProduceCall>& call, const std::string&
                        });
 }
 
-void Broker::with_producer_state(const std::string& topic, std::int32_t partition,
-                                 std::function<void()> then) {
-  PartitionKey where{topic, partition};
+// Runs `then` once the partition's producer state has been rebuilt from its log (at once if it
+// has been); the partition is held meanwhile, so later Produce work for it waits in order.
+void Broker::with_producer_state(const PartitionQueue::Key& where, std::function<void()> then) {
   if (producers_loaded_.contains(where)) return then();
-  auto [it, first] = producers_loading_.try_emplace(where);
-  it->second.push_back(std::move(then));
-  if (!first) return;
-  hooks_.run_blocking([this, where] {
+  partition_queue_.hold(where);
+  auto pending = std::make_shared<std::function<void()>>(std::move(then));
+  hooks_.run_blocking([this, where, pending] {
     auto found = std::make_shared<std::vector<RecoveredBatch>>(recover_producer_batches(
         engine_, where.first, where.second, options_.producer_recovery_bytes));
-    hooks_.post([this, where, found] {
-      for (const RecoveredBatch& b : *found) {
-        producers_.restore({b.producer_id, where.first, where.second}, b.batch, b.base_offset);
+    hooks_.post([this, where, found, pending] {
+      if (producers_loaded_.insert(where).second) {
+        for (const RecoveredBatch& b : *found) {
+          producers_.restore({b.producer_id, where.first, where.second}, b.batch, b.base_offset);
+        }
       }
-      producers_loaded_.insert(where);
-      auto node = producers_loading_.extract(where);
-      for (std::function<void()>& queued : node.mapped())
-        queued();
+      (*pending)();
+      partition_queue_.release(where);
     });
   });
 }
@@ -278,6 +324,10 @@ FetchResponse Broker::read_partitions(const FetchRequest& request) const {
       FetchResponse::Partition& out = out_topic.partitions.emplace_back();
       out.partition_index = p.partition;
       out.aborted_transactions.emplace();
+      if (!is_valid_topic_name(t.topic)) {  // a name that cannot exist
+        out.error_code = error::kUnknownTopicOrPartition;
+        continue;
+      }
       const std::int64_t limit =
           first ? std::max(p.partition_max_bytes, 0)
                 : std::min<std::int64_t>(std::max(p.partition_max_bytes, 0), budget);
@@ -370,6 +420,10 @@ ListOffsetsResponse::Partition Broker::list_offset(const std::string& topic,
                                                    std::int16_t version) const {
   ListOffsetsResponse::Partition out;
   out.partition_index = p.partition_index;
+  if (!is_valid_topic_name(topic)) {  // a name that cannot exist
+    out.error_code = error::kUnknownTopicOrPartition;
+    return out;
+  }
   Result<std::int64_t> offset = fail(Errc::kInternal, "unset");
   if (p.timestamp == kEarliestTimestamp || p.timestamp == kLatestTimestamp) {
     auto range = engine_.offsets(topic, p.partition_index);

@@ -16,6 +16,7 @@
 
 #include <ringlog/batch.h>
 
+#include "engine/deflate.h"
 #include "tests/codec/codec_support.h"
 
 namespace {
@@ -75,6 +76,45 @@ void batch_decoder(const std::filesystem::path& root) {
   torn.resize(torn.size() - 5);
   write(dir, "torn", 0x00, torn);
   write_text(dir, "build-records", 0x01, "key\x01value bytes\x02\x00header\x05more\x33\x44\x55");
+}
+
+// batch_validation reads its header choices from the end of the input (FuzzedDataProvider
+// takes integers from the back) and the record bytes from the front: records, then the choices
+// in reverse order of consumption.
+void write_validation_seed(const std::filesystem::path& dir, const std::string& name,
+                           std::span<const std::byte> records, std::uint8_t mode,
+                           std::uint8_t count, std::uint8_t codec) {
+  std::filesystem::create_directories(dir);
+  std::ofstream out(dir / name, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(records.data()),
+            static_cast<std::streamsize>(records.size()));
+  // codec, transactional (1: no), producer (0: none), base timestamp int16 (0x8000 -> +0,
+  // least significant byte first in the file), timestamp kind (0: near now), lastOffsetDelta
+  // kind (2: count - 1), count (-1 + byte % 42), mode.
+  const unsigned char tail[] = {
+      codec, 1, 0, 0x00, 0x80, 0, 2, static_cast<unsigned char>(count + 1), mode};
+  out.write(reinterpret_cast<const char*>(tail), sizeof tail);
+}
+
+void batch_validation(const std::filesystem::path& root) {
+  const auto dir = root / "batch_validation";
+  const Bytes kcat = test::from_hex(test::kKcatMsg1Batch);
+  const Bytes java = test::from_hex(test::kJavaProducerBatch);
+  const Bytes built = batch_at(0, 5, true);
+  const auto records = [](const Bytes& batch) { return BatchView(batch).record_bytes(); };
+  write_validation_seed(dir, "kcat-records", records(kcat), 1, 1, 3);
+  write_validation_seed(dir, "java-records", records(java), 1, 5, 4);
+  write_validation_seed(dir, "built-records-gzip", records(built), 1, 5, 1);
+  write_validation_seed(dir, "built-records-snappy-raw", records(built), 1, 5, 0x12);
+  write_validation_seed(dir, "lying-count", records(kcat), 1, 5, 3);
+  for (const auto& [name, codec] :
+       {std::pair{"raw-gzip", Compression::kGzip}, std::pair{"raw-snappy", Compression::kSnappy},
+        std::pair{"raw-lz4", Compression::kLz4}, std::pair{"raw-zstd", Compression::kZstd}}) {
+    auto squeezed = compress_batch(built, codec);
+    if (!squeezed) continue;
+    write_validation_seed(dir, name, BatchView(*squeezed).record_bytes(), 0, 5,
+                          static_cast<std::uint8_t>(codec));
+  }
 }
 
 void segment_scanner(const std::filesystem::path& root) {
@@ -138,5 +178,6 @@ int main(int argc, char** argv) {
   batch_decoder(root);
   segment_scanner(root);
   request_parser(root);
+  batch_validation(root);
   return 0;
 }

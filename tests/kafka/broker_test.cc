@@ -11,6 +11,8 @@
 #include <ringlog/batch.h>
 #include <ringlog/engine.h>
 
+#include "engine/deflate.h"
+#include "engine/endian.h"
 #include "kafka_test_support.h"
 #include "protocol/kafka/broker.h"
 #include "protocol/kafka/frame.h"
@@ -73,6 +75,10 @@ struct BrokerFixture {
   std::int32_t correlation = 0;
   std::int64_t next_producer_id = 1000;
   std::size_t producer_recovery_bytes = std::size_t{8} << 20;
+  // When set, work the Broker hands to run_blocking waits here until the test runs it (as if
+  // the worker pool were slow).
+  bool defer_blocking = false;
+  std::deque<BrokerHooks::Task> blocking;
 
   BrokerFixture() { start(); }
 
@@ -93,7 +99,10 @@ struct BrokerFixture {
     broker_options.coordinator.start_ms = 7;
     BrokerHooks hooks;
     hooks.post = [this](BrokerHooks::Task t) { mailbox.post(std::move(t)); };
-    hooks.run_blocking = [](BrokerHooks::Task t) { t(); };
+    hooks.run_blocking = [this](BrokerHooks::Task t) {
+      if (defer_blocking) return blocking.push_back(std::move(t));
+      t();
+    };
     broker = std::make_unique<Broker>(*engine, broker_options, hooks);
     engine->set_visibility_listener(
         [this](std::string_view topic, std::int32_t partition, std::int64_t) {
@@ -378,7 +387,60 @@ TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: produce validates what it stores
   SUBCASE("unknown partition") {
     CHECK(produce("t", 5, batch_of({"x"})).error_code == error::kUnknownTopicOrPartition);
   }
+  SUBCASE("a record count that lies, with a valid CRC") {
+    Bytes b = batch_of({"x"});
+    store_be<std::int32_t>(b.data() + kRecordCountAt, 5);
+    store_be<std::int32_t>(b.data() + kLastOffsetDeltaAt, 4);
+    store_be(b.data() + kCrcAt, BatchView(b).compute_crc());
+    CHECK(produce("t", 0, b).error_code == error::kInvalidRecord);
+  }
+  SUBCASE("an undefined compression codec") {
+    Bytes b = batch_of({"x"});
+    store_be<std::int16_t>(b.data() + kAttributesAt, 7);
+    store_be(b.data() + kCrcAt, BatchView(b).compute_crc());
+    CHECK(produce("t", 0, b).error_code == error::kCorruptMessage);
+  }
+  SUBCASE("compressed records that lie about their count") {
+    Bytes b = batch_of({"x"});
+    store_be<std::int32_t>(b.data() + kRecordCountAt, 3);
+    store_be<std::int32_t>(b.data() + kLastOffsetDeltaAt, 2);
+    auto lz4 = compress_batch(b, Compression::kLz4);
+    REQUIRE(lz4.has_value());
+    CHECK(produce("t", 0, *lz4).error_code == error::kInvalidRecord);
+  }
+  SUBCASE("a topic name that cannot exist") {
+    CHECK(produce("a/b", 0, batch_of({"x"})).error_code == error::kUnknownTopicOrPartition);
+  }
   CHECK(engine->offsets("t", 0)->second == 0);
+}
+
+TEST_CASE_FIXTURE(BrokerFixture,
+                  "kafka broker: a compressed batch validated on a worker keeps its place in the "
+                  "partition's order") {
+  create("t");
+  auto lz4 = compress_batch(batch_of({"first", "second"}), Compression::kLz4);
+  REQUIRE(lz4.has_value());
+  defer_blocking = true;
+  auto produce_async = [&](Bytes records) {
+    ProduceRequest req;
+    req.acks = -1;
+    req.timeout_ms = 1000;
+    req.topics = {{"t", {{0, std::move(records)}}}};
+    return send(req, 7, /*wait=*/false);
+  };
+  auto compressed = produce_async(*lz4);
+  auto plain = produce_async(batch_of({"third"}));
+  CHECK(blocking.size() == 1);  // the lz4 batch waits on the "worker"; the plain one behind it
+  CHECK(engine->offsets("t", 0)->second == 0);
+  defer_blocking = false;
+  while (!blocking.empty()) {
+    auto task = std::move(blocking.front());
+    blocking.pop_front();
+    task();
+  }
+  REQUIRE(mailbox.pump_until([&] { return compressed->has_value() && plain->has_value(); }));
+  CHECK(response<ProduceResponse>(compressed, 7).responses[0].partitions[0].base_offset == 0);
+  CHECK(response<ProduceResponse>(plain, 7).responses[0].partitions[0].base_offset == 2);
 }
 
 TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: idempotent producers, duplicates and gaps") {

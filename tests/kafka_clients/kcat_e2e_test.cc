@@ -97,14 +97,15 @@ TEST_CASE_FIXTURE(ServerFixture,
 }
 
 TEST_CASE_FIXTURE(ServerFixture,
-                  "kcat: lz4 and zstd batches are stored with their codec and served unchanged") {
+                  "kcat: gzip, snappy, lz4 and zstd batches are validated, stored with their codec "
+                  "and served unchanged") {
   if (!kcat_installed()) return;
   // librdkafka sends a batch uncompressed when compression does not make it smaller.
   std::string input;
   for (int i = 0; i < 50; ++i)
     input += std::string(200, 'z') + "-" + std::to_string(i) + "\n";
   write_file(work / "compressible", input);
-  const std::map<std::string, int> codecs{{"lz4", 3}, {"zstd", 4}};
+  const std::map<std::string, int> codecs{{"gzip", 1}, {"snappy", 2}, {"lz4", 3}, {"zstd", 4}};
   for (const auto& [codec, attribute] : codecs) {
     CAPTURE(codec);
     const std::string topic = "z-" + codec;

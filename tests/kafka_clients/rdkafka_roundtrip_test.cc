@@ -11,7 +11,7 @@ namespace {
 
 TEST_CASE_FIXTURE(ServerFixture,
                   "librdkafka: idempotent produce, consume in a group, commit and resume, plain "
-                  "and with lz4 and zstd batches") {
+                  "and with gzip, snappy, lz4 and zstd batches") {
   const char* program = std::getenv("RDKAFKA_ROUNDTRIP");
   if (program == nullptr || *program == '\0') {
     MESSAGE(
@@ -23,14 +23,15 @@ TEST_CASE_FIXTURE(ServerFixture,
   REQUIRE(shell(ringlog("topics create rt-none --partitions 2" + server_flag())).exit_code == 0);
   ShellResult run =
       shell("timeout 240 " + sh_quote(program) + " --bootstrap " + server->bootstrap() +
-            " --topic-prefix rt --messages 300 --codecs none,lz4,zstd 2>&1");
+            " --topic-prefix rt --messages 300 --codecs none,gzip,snappy,lz4,zstd 2>&1");
   INFO("rdkafka_roundtrip:\n", run.out, "\nserver:\n", server->log());
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("rt-none: 300 messages over 2 partition(s): produced, read back, "
                      "committed, resumed") != std::string::npos);
 
   // The compressed batches were stored as the producer compressed them.
-  const std::pair<const char*, int> codecs[] = {{"rt-lz4", 3}, {"rt-zstd", 4}};
+  const std::pair<const char*, int> codecs[] = {
+      {"rt-gzip", 1}, {"rt-snappy", 2}, {"rt-lz4", 3}, {"rt-zstd", 4}};
   for (const auto& [topic, codec] : codecs) {
     CAPTURE(topic);
     CHECK(run.out.find(std::string(topic) + ": 300 messages over 1 partition(s): produced, "

@@ -37,6 +37,7 @@
 
 #include <ringlog/error.h>
 #include <ringlog/options.h>
+#include <ringlog/validation.h>
 
 namespace ringlog {
 
@@ -164,8 +165,8 @@ class Engine {
   virtual Result<TopicInfo> describe_topic(std::string_view name) const = 0;
 
   // Appends one or more RecordBatch v2 batches (concatenated) to a partition.
-  // Validated first, on the calling thread: magic 2, lengths, CRC32C, record count, no control
-  // batches, each batch <= max_batch_bytes, the whole <= max_append_bytes (kInvalidArgument /
+  // Validated first, on the calling thread, by validate_batches (ringlog/validation.h) with
+  // append_limits(): whole CRC-valid batches, record by record (kInvalidArgument /
   // kCorruption for bad bytes, kTooLarge for sizes). The engine takes ownership of `batches`
   // and assigns offsets by rewriting each baseOffset in place (the CRC does not cover it).
   // The batches of one call get contiguous offsets and become visible together or not at all.
@@ -186,12 +187,21 @@ class Engine {
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   virtual void append_async(std::string_view topic, std::int32_t partition,
                             std::vector<std::byte> batches, AppendCallback done) = 0;
+  // The same for batches a caller validated already (with append_limits(), e.g. a server that
+  // maps validation errors to its own codes): only their sizes are checked again.
+  virtual void append_async(std::string_view topic, std::int32_t partition,
+                            ValidatedBatches batches, AppendCallback done) = 0;
   // Blocking convenience: waits for room under max_pending_bytes (never kBusy; like a Kafka
   // producer blocking on a full buffer.memory), queues, and waits for the acknowledgement.
   // Must not be called from an engine callback or the visibility listener (it could wait for
   // the very thread it blocks).
   virtual Result<AppendResult> append(std::string_view topic, std::int32_t partition,
                                       std::vector<std::byte> batches) = 0;
+  virtual Result<AppendResult> append(std::string_view topic, std::int32_t partition,
+                                      ValidatedBatches batches) = 0;
+  // The limits appends are validated with (EngineOptions::max_batch_bytes, max_append_bytes,
+  // max_uncompressed_batch_bytes).
+  virtual AppendLimits append_limits() const = 0;
 
   // Reads from the batch containing `offset`: that batch whole even if it is larger than
   // max_bytes, then the following bytes up to max_bytes in total (the last batch may be cut,

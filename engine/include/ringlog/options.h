@@ -83,6 +83,9 @@ struct EngineOptions {
   std::uint32_t max_batch_bytes = (1u << 20) + 512;
   // Largest append request (all the batches of one append call). Bigger: kTooLarge.
   std::uint32_t max_append_bytes = 16u << 20;
+  // The records of one compressed batch, once inflated for validation (ringlog/validation.h):
+  // bounds what a small compressed batch can cost. Bigger: kTooLarge.
+  std::uint64_t max_uncompressed_batch_bytes = std::uint64_t{64} << 20;
 
   bool auto_create_topics = true;  // an append to an unknown topic creates it
   std::int32_t default_partitions = 1;
