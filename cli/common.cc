@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <ringlog/engine.h>
+
 #include "cli/units.h"
 #include "io/log.h"
 
@@ -21,28 +23,15 @@ void fail_usage(const std::string& message) {
   throw CommandFailure(kExitUsage, message);
 }
 
+// The engine's naming rules (ringlog/engine.h), the same for both protocols.
 void require_topic_name(std::string_view topic) {
-  bool ok = !topic.empty() && topic.size() <= 249 && topic != "." && topic != "..";
-  for (char c : topic) {
-    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '.' || c == '_' || c == '-';
-    ok = ok && allowed;
-  }
-  if (!ok) {
-    fail_usage("topic '" + std::string(topic) +
-               "' is not a valid name: use 1 to 249 letters, digits, '.', '_' or '-' "
-               "(and not '.' or '..')");
-  }
+  if (const std::string problem = topic_name_problem(topic); !problem.empty())
+    fail_usage("topic '" + std::string(topic) + "' is not a valid name: " + problem);
 }
 
 void require_group_name(std::string_view group) {
-  bool ok = !group.empty() && group.size() <= 249;
-  for (char c : group)
-    ok = ok && c >= 0x21 && c <= 0x7e;
-  if (!ok) {
-    fail_usage("group '" + std::string(group) +
-               "' is not a valid name: use 1 to 249 printable ASCII characters without spaces");
-  }
+  if (const std::string problem = group_id_problem(group); !problem.empty())
+    fail_usage("group '" + std::string(group) + "' is not a valid name: " + problem);
 }
 
 void add_common_options(CLI::App& app, CommonOptions& common, bool with_server) {

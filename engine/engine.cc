@@ -570,7 +570,7 @@ void EngineImpl::set_visibility_listener(VisibilityListener listener) {
 Status EngineImpl::commit_offset(std::string_view group, std::string_view topic,
                                  std::int32_t partition, std::int64_t offset,
                                  std::string_view metadata) {
-  if (auto problem = group_name_problem(group); !problem.empty())
+  if (auto problem = group_id_problem(group); !problem.empty())
     return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
   if (auto problem = topic_name_problem(topic); !problem.empty())
     return fail(Errc::kInvalidArgument, "topic '" + std::string(topic) + "': " + problem);
@@ -582,13 +582,13 @@ Status EngineImpl::commit_offset(std::string_view group, std::string_view topic,
 Result<std::optional<CommittedOffset>> EngineImpl::committed_offset(std::string_view group,
                                                                     std::string_view topic,
                                                                     std::int32_t partition) const {
-  if (auto problem = group_name_problem(group); !problem.empty())
+  if (auto problem = group_id_problem(group); !problem.empty())
     return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
   return group_offsets_->get(group, topic, partition);
 }
 
 Result<std::vector<GroupOffset>> EngineImpl::list_group_offsets(std::string_view group) const {
-  if (auto problem = group_name_problem(group); !problem.empty())
+  if (auto problem = group_id_problem(group); !problem.empty())
     return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
   return group_offsets_->list(group);
 }

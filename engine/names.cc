@@ -52,16 +52,22 @@ std::string topic_name_problem(std::string_view name) {
   return {};
 }
 
-std::string group_name_problem(std::string_view name) {
-  if (name.empty() || name.size() > 249) return "group names are 1 to 249 printable characters";
-  for (char c : name) {
-    if (c < 0x20 || c > 0x7e) return "group names are 1 to 249 printable ASCII characters";
+std::string group_id_problem(std::string_view id) {
+  static constexpr std::string_view kRule =
+      "group ids are 1 to 249 bytes of printable ASCII without spaces";
+  if (id.empty() || id.size() > 249) return std::string(kRule);
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return std::string(kRule);
   }
   return {};
 }
 
 bool is_valid_topic_name(std::string_view name) {
   return topic_name_problem(name).empty();
+}
+
+bool is_valid_group_id(std::string_view id) {
+  return group_id_problem(id).empty();
 }
 
 }  // namespace ringlog

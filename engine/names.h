@@ -33,10 +33,6 @@ std::string segment_file_name(std::int64_t base_offset, std::string_view suffix)
 // The base offset of "<20 digits><suffix>", or nullopt for any other name.
 std::optional<std::int64_t> parse_segment_file_name(std::string_view name, std::string_view suffix);
 
-// "" when `name` is a valid topic name, otherwise why not (for an error message).
-std::string topic_name_problem(std::string_view name);
-
-// "" when `name` is a valid consumer group name (1..249 printable ASCII), otherwise why not.
-std::string group_name_problem(std::string_view name);
+// (topic_name_problem and group_id_problem, the naming rules, are public: ringlog/engine.h.)
 
 }  // namespace ringlog

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <limits>
 
+#include <ringlog/engine.h>
+
 #include "io/socket.h"
 #include "protocol/lexical.h"
 
@@ -52,9 +54,10 @@ std::string_view text_of(std::span<const std::byte> bytes) {
 }
 
 Status check_name(std::string_view name, std::string_view what) {
-  if (is_valid_name(name)) return {};
-  return fail(Errc::kInvalidArgument,
-              "bad " + std::string(what) + " name '" + std::string(name.substr(0, 64)) + "'");
+  const std::string problem = what == "group" ? group_id_problem(name) : topic_name_problem(name);
+  if (problem.empty()) return {};
+  return fail(Errc::kInvalidArgument, "bad " + std::string(what) + " name '" +
+                                          std::string(name.substr(0, 64)) + "': " + problem);
 }
 
 Result<int> connect_tcp(const std::string& address) {

@@ -25,16 +25,6 @@ std::optional<std::int64_t> parse_signed_decimal(std::string_view token) noexcep
   return -static_cast<std::int64_t>(*magnitude);
 }
 
-bool is_valid_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > kMaxNameBytes || name == "." || name == "..") return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool is_plain_key(std::span<const std::byte> key) noexcept {
   if (key.empty()) return false;
   for (std::byte b : key) {

@@ -1,4 +1,4 @@
-// The lexical rules of the line protocol: numbers, names, keys. Pure functions, no allocation
+// The lexical rules of the line protocol: numbers and keys. Pure functions, no allocation
 // except where a std::string is filled.
 #pragma once
 
@@ -18,9 +18,8 @@ std::optional<std::uint64_t> parse_decimal(std::string_view token, std::uint64_t
 // Strict signed decimal for replies that may carry -1 (`offset -1`): an optional '-' then digits.
 std::optional<std::int64_t> parse_signed_decimal(std::string_view token) noexcept;
 
-// The engine's naming rule for topics and groups: [A-Za-z0-9._-]{1,249}, neither "." nor "..".
-constexpr std::size_t kMaxNameBytes = 249;
-bool is_valid_name(std::string_view name) noexcept;
+// Names of topics and groups follow the engine's rule: ringlog::topic_name_problem and
+// group_id_problem (ringlog/engine.h).
 
 // True when `key` can be written as `key=<key>`: non-empty printable ASCII without spaces.
 bool is_plain_key(std::span<const std::byte> key) noexcept;

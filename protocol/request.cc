@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include <ringlog/engine.h>
+
 #include "io/assert.h"
 #include "protocol/lexical.h"
 
@@ -353,10 +355,12 @@ ParseOutcome RequestParser::lose_framing(StatusCode code, std::string message) {
 
 namespace {
 
-// Each take_* checks one token and stores it, or describes the problem in `error`.
+// Each take_* checks one token and stores it, or describes the problem in `error`. Names follow
+// the engine's rules (ringlog/engine.h), the same for every protocol and the CLI.
 bool take_name(std::string_view token, std::string_view what, std::string_view& field,
                std::string& error) {
-  if (is_valid_name(token)) {
+  const std::string problem = what == "group" ? group_id_problem(token) : topic_name_problem(token);
+  if (problem.empty()) {
     field = token;
     return true;
   }

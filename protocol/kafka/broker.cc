@@ -153,11 +153,17 @@ MetadataResponse::Topic Broker::describe_for_metadata(const std::string& name, b
   Result<TopicInfo> info = engine_.describe_topic(name);
   if (!info && info.error().code() == Errc::kNotFound && create) {
     // Created and described in one response (saves clients a LEADER_NOT_AVAILABLE round trip).
+    // A creation that fails (a full disk, the open-file limit) answers with its own error, not
+    // as if the topic simply did not exist.
     TopicConfig config;
     config.partitions = options_.default_partitions;
     Status created = engine_.create_topic(name, config);
-    if (created || created.error().code() == Errc::kAlreadyExists)
+    if (created || created.error().code() == Errc::kAlreadyExists) {
       info = engine_.describe_topic(name);
+    } else {
+      topic.error_code = error_code_for(created.error());
+      return topic;
+    }
   }
   if (!info) {
     topic.error_code = info.error().code() == Errc::kNotFound ? error::kUnknownTopicOrPartition
@@ -166,8 +172,7 @@ MetadataResponse::Topic Broker::describe_for_metadata(const std::string& name, b
   }
   for (const PartitionInfo& p : info->partitions) {
     MetadataResponse::Partition part;
-    part.error_code =
-        p.corruption || p.write_failure ? error::kKafkaStorageError : error::kNone;
+    part.error_code = p.corruption || p.write_failure ? error::kKafkaStorageError : error::kNone;
     part.partition_index = p.partition;
     part.leader_id = options_.node_id;
     part.replica_nodes = {options_.node_id};
@@ -215,25 +220,39 @@ void Broker::group_request(const ParsedRequest& request, std::int64_t now_ms, Re
   auto frame_reply = [reply, h](const auto& response) {
     reply({Reply::Kind::kFrame, make_response(h, response), {}});
   };
+  // A group id outside the naming rule (is_valid_group_id: one rule for both protocols) is
+  // INVALID_GROUP_ID before the coordinator sees it, so no group forms whose offsets could not
+  // be committed or read by the line protocol.
   switch (static_cast<ApiKey>(h.api_key)) {
     case ApiKey::kJoinGroup:
       if (auto m = decode<JoinGroupRequest>(request.body, v); decoded(m, reply)) {
+        if (!is_valid_group_id(m->group_id)) {
+          JoinGroupResponse r;
+          r.error_code = error::kInvalidGroupId;
+          return frame_reply(r);
+        }
         coordinator_.join(*m, h.client_id.value_or(""), now_ms,
                           [frame_reply](JoinGroupResponse r) { frame_reply(r); });
       }
       return;
     case ApiKey::kSyncGroup:
       if (auto m = decode<SyncGroupRequest>(request.body, v); decoded(m, reply)) {
+        if (!is_valid_group_id(m->group_id))
+          return frame_reply(SyncGroupResponse{0, error::kInvalidGroupId, {}});
         coordinator_.sync(*m, now_ms, [frame_reply](SyncGroupResponse r) { frame_reply(r); });
       }
       return;
     case ApiKey::kHeartbeat:
       if (auto m = decode<HeartbeatRequest>(request.body, v); decoded(m, reply)) {
+        if (!is_valid_group_id(m->group_id))
+          return frame_reply(HeartbeatResponse{0, error::kInvalidGroupId});
         frame_reply(HeartbeatResponse{0, coordinator_.heartbeat(*m, now_ms)});
       }
       return;
     case ApiKey::kLeaveGroup:
       if (auto m = decode<LeaveGroupRequest>(request.body, v); decoded(m, reply)) {
+        if (!is_valid_group_id(m->group_id))
+          return frame_reply(LeaveGroupResponse{0, error::kInvalidGroupId});
         frame_reply(LeaveGroupResponse{0, coordinator_.leave(*m, now_ms)});
       }
       return;

@@ -41,8 +41,8 @@ TEST_CASE("cli: an invalid topic name is refused with the rule, before touching 
     RunResult r = run_ringlog(dir.path(), {"produce", name}, "x\n");
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("topic '" + name +
-                     "' is not a valid name: use 1 to 249 letters, digits, "
-                     "'.', '_' or '-'") != std::string::npos);
+                     "' is not a valid name: topic names are 1 to 249 characters of "
+                     "[A-Za-z0-9._-], and not '.' or '..'") != std::string::npos);
   }
 }
 

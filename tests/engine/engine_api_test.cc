@@ -21,6 +21,22 @@ TEST_CASE("names: topic names outside [A-Za-z0-9._-]{1,249} or equal to . or .. 
   CHECK_FALSE(is_valid_topic_name("@lock"));
   CHECK_FALSE(is_valid_topic_name("sp ace"));
   CHECK_FALSE(is_valid_topic_name(std::string(250, 'x')));
+  CHECK_FALSE(is_valid_topic_name("caf\xc3\xa9"));
+  CHECK(is_valid_topic_name("..."));
+}
+
+TEST_CASE("names: group ids are 1 to 249 bytes of printable ASCII without spaces") {
+  CHECK(is_valid_group_id("readers"));
+  CHECK(is_valid_group_id("../g"));  // Kafka clients use such ids; they never become paths
+  CHECK(is_valid_group_id("a/b"));
+  CHECK(is_valid_group_id("app:consumer@host#1"));
+  CHECK(is_valid_group_id(std::string(249, '~')));
+  CHECK_FALSE(is_valid_group_id(""));
+  CHECK_FALSE(is_valid_group_id("two words"));
+  CHECK_FALSE(is_valid_group_id("tab\there"));
+  CHECK_FALSE(is_valid_group_id("caf\xc3\xa9"));
+  CHECK_FALSE(is_valid_group_id(std::string(250, 'g')));
+  CHECK(group_id_problem("two words").find("printable ASCII without spaces") != std::string::npos);
 }
 
 TEST_CASE("names: segment files are named by a 20-digit base offset") {

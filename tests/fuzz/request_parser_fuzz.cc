@@ -61,7 +61,13 @@ std::size_t buffer_bound(const ParserLimits& l) {
   return std::max({l.initial_buffer_bytes, l.max_line_bytes, l.max_line_bytes + body + 2});
 }
 
-// An independent statement of the name rule: [A-Za-z0-9._-]{1,249}, not "." or "..".
+// Independent statements of the naming rules: topics [A-Za-z0-9._-]{1,249}, not "." or "..";
+// group ids 1..249 bytes of printable ASCII without spaces.
+bool valid_group_id(std::string_view id) {
+  if (id.empty() || id.size() > 249) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -87,7 +93,7 @@ void check_ready(const Request& r, const ParserLimits& l) {
   if (has_topic(r.command)) FUZZ_CHECK(valid_name(r.topic));
   if (r.command == Command::kStats && !r.topic.empty()) FUZZ_CHECK(valid_name(r.topic));
   if (r.command == Command::kCommit || r.command == Command::kCommitted) {
-    FUZZ_CHECK(valid_name(r.group));
+    FUZZ_CHECK(valid_group_id(r.group));
   }
   if (r.command == Command::kPut) FUZZ_CHECK(r.body.size() <= l.max_message_bytes);
   if (r.command == Command::kPutb) FUZZ_CHECK(r.body.size() <= l.max_batch_bytes);

@@ -47,20 +47,6 @@ TEST_CASE("lexical: signed decimals accept -1 and the int64 range only") {
   CHECK_FALSE(parse_signed_decimal(""));
 }
 
-TEST_CASE("lexical: names follow the engine's topic rule") {
-  CHECK(is_valid_name("orders"));
-  CHECK(is_valid_name("a.b_c-D9"));
-  CHECK(is_valid_name("..."));
-  CHECK(is_valid_name(std::string(249, 'x')));
-  CHECK_FALSE(is_valid_name(std::string(250, 'x')));
-  CHECK_FALSE(is_valid_name(""));
-  CHECK_FALSE(is_valid_name("."));
-  CHECK_FALSE(is_valid_name(".."));
-  CHECK_FALSE(is_valid_name("a/b"));
-  CHECK_FALSE(is_valid_name("a b"));
-  CHECK_FALSE(is_valid_name("caf\xc3\xa9"));
-}
-
 TEST_CASE("lexical: keys are plain when printable without spaces, hex otherwise") {
   CHECK(is_plain_key(bytes_of("user42")));
   CHECK_FALSE(is_plain_key(bytes_of("")));

@@ -293,7 +293,7 @@ TEST_CASE("request: bad requests keep framing and the next request is parsed") {
       {"fetch t 0 0\r\n", "fetch without max_bytes"},
       {"get a/b 0 0\r\n", "bad topic name"},
       {"get .. 0 0\r\n", "topic '..'"},
-      {"commit g/x t 0 1\r\n", "bad group name"},
+      {"commit caf\xc3\xa9 t 0 1\r\n", "bad group name (not ASCII)"},
       {"create t 0\r\n", "zero partitions"},
       {"create t 100001\r\n", "too many partitions"},
       {"stats a:b\r\n", "bad stats topic"},

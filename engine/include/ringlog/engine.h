@@ -18,9 +18,10 @@
 // is stored.
 //
 // Failures never cross the API as exceptions: every fallible call returns Result / Status
-// (ringlog/error.h). Topic names match [A-Za-z0-9._-]{1,249} and are not "." or "..";
-// anything else is kInvalidArgument before it reaches the file system. Unknown topic or
-// partition: kNotFound.
+// (ringlog/error.h). Topic names match [A-Za-z0-9._-]{1,249} and are not "." or ".."; group ids
+// are 1..249 bytes of printable ASCII without spaces (topic_name_problem, group_id_problem
+// below); anything else is kInvalidArgument before it reaches the file system or a store.
+// Unknown topic or partition: kNotFound.
 #pragma once
 
 #include <sys/types.h>
@@ -237,7 +238,7 @@ class Engine {
 
   // Consumer group offsets, one per (group, topic, partition). commit_offset returns once the
   // offset is durable (fdatasync); a commit is atomic (old or new value after a crash). The
-  // group name: 1..249 printable ASCII characters. The topic need not exist.
+  // group id: is_valid_group_id. The topic need not exist.
   virtual Status commit_offset(std::string_view group, std::string_view topic,
                                std::int32_t partition, std::int64_t offset,
                                std::string_view metadata = {}) = 0;
@@ -266,7 +267,15 @@ class Engine {
   Engine() = default;
 };
 
-// Is `name` a valid topic name? (Exposed for protocols that want to check before calling.)
+// The one naming rule of the engine, both protocols and the CLI (docs/security.md, "Names").
+// "" when `name` is a valid topic name: 1 to 249 characters of [A-Za-z0-9._-], neither "." nor
+// ".." (Kafka's rule), so that it is a safe directory name; otherwise why not, for a message.
+std::string topic_name_problem(std::string_view name);
+// "" when `id` is a valid consumer group id: 1 to 249 bytes of printable ASCII without spaces
+// (0x21-0x7e), so that every group Kafka clients use can also be named on a line-protocol request
+// line and on the command line; otherwise why not.
+std::string group_id_problem(std::string_view id);
 bool is_valid_topic_name(std::string_view name);
+bool is_valid_group_id(std::string_view id);
 
 }  // namespace ringlog
