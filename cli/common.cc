@@ -10,7 +10,8 @@
 namespace ringlog::cli {
 
 int exit_code_for(const Error& error) noexcept {
-  return error.code() == Errc::kCorruption ? kExitCorruption : kExitError;
+  return error.code() == Errc::kCorruption || error.code() == Errc::kDataLoss ? kExitCorruption
+                                                                              : kExitError;
 }
 
 void fail_with(const Error& error, std::string_view context) {

@@ -149,14 +149,24 @@ Status EngineImpl::recover_topics() {
   auto clean = env_->exists(marker);
   if (!clean) return fail(clean.error());
   Checkpoint checkpoint;
+  bool same_boot = false;
   auto bytes = read_whole_file(*env_, join_path(data, kCheckpointFileName));
   if (bytes) {
     auto decoded = decode_checkpoint(*bytes);
     if (decoded) {
-      checkpoint = std::move(*decoded);
+      checkpoint = std::move(decoded->points);
+      same_boot = !decoded->boot_id.empty() && decoded->boot_id == env_->boot_id();
+      for (const std::string& why : decoded->damage) {
+        RINGLOG_ERROR("engine: %s: %s; those partitions are recovered by a scan of every segment",
+                      join_path(data, kCheckpointFileName).c_str(), why.c_str());
+        damage_.push_back(why);
+      }
     } else {
-      RINGLOG_WARN("engine: ignoring %s (%s); recovering by scanning every segment",
-                   std::string(kCheckpointFileName).c_str(), decoded.error().to_string().c_str());
+      RINGLOG_ERROR(
+          "engine: %s is unreadable (%s); recovering by scanning every segment, "
+          "without the checkpoint's guard against lost files",
+          join_path(data, kCheckpointFileName).c_str(), decoded.error().to_string().c_str());
+      damage_.push_back(decoded.error().message());
       *clean = false;
     }
   } else if (bytes.error().code() != Errc::kNotFound) {
@@ -174,7 +184,7 @@ Status EngineImpl::recover_topics() {
       continue;
     }
     if (!topic_name_problem(name).empty()) continue;  // '@' files and foreign entries
-    if (auto s = recover_topic(name, checkpoint, *clean); !s) return s;
+    if (auto s = recover_topic(name, checkpoint, *clean, same_boot); !s) return s;
   }
   // From now on the directory is live: the marker must not survive into a crash.
   if (*clean) {
@@ -184,8 +194,8 @@ Status EngineImpl::recover_topics() {
   return {};
 }
 
-Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& checkpoint,
-                                 bool clean) {
+Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean,
+                                 bool same_boot) {
   std::string dir = join_path(options_.data_dir, name);
   auto listing = env_->list_dir(dir);
   if (!listing) return {};  // a file, not a topic directory
@@ -209,11 +219,15 @@ Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& chec
     const RecoveryPoint* rp = point == checkpoint.end() ? nullptr : &point->second;
     auto exists = env_->exists(p->dir());
     if (!exists) return fail(exists.error());
-    Status s = *exists ? p->recover(rp, clean && rp != nullptr, recovery_stats_) : p->create();
+    Status s = *exists ? p->recover(rp, clean && rp != nullptr, same_boot, recovery_stats_)
+               : rp    ? p->create_missing(*rp, "its directory and segment files")
+                       : p->create();
     if (!s) return fail(s.error().with_context("recover " + name + "/" + std::to_string(id)));
     if (!*exists) {
       if (auto d = env_->sync_dir(dir); !d) return d;
     }
+    if (auto info = p->info(); info.corruption)
+      damage_.push_back("partition " + name + "/" + std::to_string(id) + ": " + *info.corruption);
     topic->partitions.push_back(std::move(p));
   }
   std::unique_lock lock(topics_mu_);
@@ -623,7 +637,7 @@ Status EngineImpl::write_checkpoint(bool force) {
     if (p->deleted()) continue;
     if (auto s = p->persist_indexes(); !s) return s;
   }
-  auto bytes = encode_checkpoint(checkpoint);
+  auto bytes = encode_checkpoint(checkpoint, env_->boot_id());
   if (auto s = write_file_atomically(*env_, options_.data_dir, kCheckpointFileName, bytes); !s)
     return s;
   last_checkpoint_ = std::move(checkpoint);
@@ -702,6 +716,7 @@ Result<EngineStats> EngineImpl::stats() const {
   s.recovery_truncated_bytes = recovery_stats_.truncated_bytes;
   s.recovery_ms = recovery_ms_;
   s.recovered_clean_shutdown = recovered_clean_;
+  s.damage = damage_;
   s.env = env_name_;
   return s;
 }

@@ -98,7 +98,8 @@ class EngineImpl final : public Engine {
   Status validate_options() const;
   PartitionConfig effective_config(const TopicConfig& config) const;
   Status recover_topics();
-  Status recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean);
+  Status recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean,
+                       bool same_boot);
   Result<std::shared_ptr<Topic>> find_topic(std::string_view name) const;
   Result<std::shared_ptr<Partition>> find_partition(std::string_view topic,
                                                     std::int32_t partition) const;
@@ -223,6 +224,7 @@ class EngineImpl final : public Engine {
   RecoveryStats recovery_stats_;
   std::uint64_t recovery_ms_ = 0;
   bool recovered_clean_ = false;
+  std::vector<std::string> damage_;  // what open() found damaged (EngineStats::damage)
 };
 
 std::uint64_t monotonic_ms();

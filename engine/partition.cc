@@ -143,17 +143,22 @@ Status Partition::prepare_next_segment() {
 // Creation and recovery
 
 Status Partition::create() {
+  return create_at(0);
+}
+
+Status Partition::create_at(std::int64_t base) {
   if (auto s = env_.create_dir(dir_); !s) return s;
-  auto file =
-      env_.open_file(join_path(dir_, segment_file_name(0, kLogSuffix)), OpenMode::kCreateExclusive);
+  auto file = env_.open_file(join_path(dir_, segment_file_name(base, kLogSuffix)),
+                             OpenMode::kCreateExclusive);
   if (!file) return fail(file.error());
   if (auto s = preallocate(**file, 0); !s && s.error().code() != Errc::kNoSpace) return s;
   if (auto s = (*file)->sync(); !s) return s;
   if (auto s = env_.sync_dir(dir_); !s) return s;
-  active_ = std::make_shared<Segment>(0, dir_, std::move(*file));
+  active_ = std::make_shared<Segment>(base, dir_, std::move(*file));
   segments_ = {active_};
-  durable_point_ = {0, 0, 0, -1, false};
-  writer_.next_offset = 0;
+  log_start_ = durable_ = high_watermark_ = log_end_ = base;
+  durable_point_ = {base, base, 0, -1, false};
+  writer_.next_offset = base;
   return {};
 }
 
@@ -277,12 +282,19 @@ bool Partition::index_matches(Segment& seg) {
 
 Status Partition::load_trusted_segment(Segment& seg, std::uint64_t file_size,
                                        std::int64_t next_base, RecoveryStats& stats) {
-  seg.next_offset = next_base;
   if (auto s = load_index(seg, file_size, next_base); !s) return s;
   bool usable = !seg.index.empty() || file_size <= config_.index_interval_bytes;
   if (!usable || seg.time_index.empty() || !index_matches(seg))
     return rebuild_index(seg, file_size, stats);
+  // Where the segment really ends (not where the next file starts: a missing file between
+  // them is a hole): the headers from the last index entry to the end of the file.
+  const std::uint64_t from = seg.index.empty() ? 0 : seg.index.back().position;
+  auto last = last_batch(*seg.file, from, file_size);  // headers only: not counted as scanned
+  if (!last || !*last || (*last)->last_offset >= next_base)
+    return rebuild_index(seg, file_size, stats);
   seg.end_pos = file_size;
+  seg.next_offset = (*last)->last_offset + 1;
+  seg.last_batch_offset = (*last)->base_offset;
   seg.max_timestamp_ms = seg.time_index.back().timestamp_ms;
   seg.sealed = true;
   return {};
@@ -367,10 +379,14 @@ Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool la
   return {};
 }
 
-Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats) {
+Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, bool same_boot,
+                          RecoveryStats& stats) {
+  // What the checkpoint says the partition had handed out, whatever the files say now.
+  const std::optional<RecoveryPoint> guard =
+      point ? std::optional<RecoveryPoint>(*point) : std::nullopt;
   std::vector<std::int64_t> bases;
   if (auto s = load_segments(bases); !s) return s;
-  if (bases.empty()) return create();
+  if (bases.empty()) return guard ? create_missing(*guard, "its segment files") : create();
   if (point && (point->segment_base < bases.front() ||
                 !std::binary_search(bases.begin(), bases.end(), point->segment_base)))
     point = nullptr;  // the checkpoint does not describe these files: scan everything
@@ -384,10 +400,18 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
     if (!size) return fail(size.error());
     auto seg = std::make_shared<Segment>(bases[i], dir_, std::move(*file));
     if (!segments_.empty() && segments_.back()->next_offset != seg->base_offset) {
-      mark_corrupt("segment " + seg->log_path() + " starts at offset " +
-                   std::to_string(seg->base_offset) + " but the previous one ends at " +
-                   std::to_string(segments_.back()->next_offset));
-      break;
+      const std::int64_t previous_end = segments_.back()->next_offset;
+      if (previous_end > seg->base_offset) {
+        mark_corrupt("segment " + seg->log_path() + " starts at offset " +
+                     std::to_string(seg->base_offset) + " but the previous one ends at " +
+                     std::to_string(previous_end));
+        break;
+      }
+      // A hole: the segment files that held these offsets are gone. What follows is still
+      // served; the hole answers kDataLoss.
+      note_lost(
+          previous_end, seg->base_offset,
+          "no segment file holds them (the file that did is missing) before " + seg->log_path());
     }
     bool last = i + 1 == bases.size();
     std::int64_t next_base = last ? INT64_MAX : bases[i + 1];
@@ -413,8 +437,72 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, Recov
   durable_point_ = {log_end_, active_->base_offset, active_->end_pos, active_->max_timestamp_ms,
                     false};
   writer_.next_offset = log_end_;
+  if (guard && guard->damaged && guard->log_start >= 0 && guard->log_start < log_start_) {
+    // An earlier recovery found these offsets lost (a missing directory or oldest segments):
+    // still lost. (Without that record, missing oldest segments read as retention.)
+    note_lost(guard->log_start, log_start_, "recorded as lost by an earlier recovery");
+    log_start_ = guard->log_start;
+  }
+  if (guard) hold_to_checkpoint(*guard, clean_shutdown || same_boot);
+  if (!lost_.empty() && !corruption_) mark_corrupt(lost_description());
   check_offsets();
   return {};
+}
+
+// The offsets the partition must still answer for: everything below the checkpoint's durable
+// point always, and below its high watermark when the page cache survived (a clean shutdown or
+// a process crash of the same boot). Files that hold less lost acknowledged data: the range is
+// kept as lost (its reads fail with kDataLoss, its offsets are never handed out again) and the
+// partition is damaged (it refuses appends). REQUIRES: the offsets are set from the segments.
+void Partition::hold_to_checkpoint(const RecoveryPoint& guard, bool page_cache_intact) {
+  std::int64_t required = guard.offset;
+  if (page_cache_intact) required = std::max(required, guard.high_watermark);
+  if (log_end_ >= required) return;
+  note_lost(log_end_, required,
+            "the files end at offset " + std::to_string(log_end_) +
+                " but the recovery checkpoint recorded " + std::to_string(required) +
+                (page_cache_intact ? " acknowledged" : " durable") +
+                " (a segment file is missing or was cut)");
+  log_end_ = high_watermark_ = required;
+  writer_.next_offset = required;
+  if (!recovered_point_) recovered_point_ = guard;
+}
+
+// A partition whose directory or files are gone although the checkpoint describes it: made
+// anew with an empty segment at the offset it had reached, so that its offsets are never handed
+// out again, and damaged, with everything it held lost.
+Status Partition::create_missing(const RecoveryPoint& guard, std::string_view what) {
+  const std::int64_t required = std::max(guard.offset, guard.high_watermark);
+  if (required <= 0 && !guard.damaged) return create();
+  if (auto s = create_at(required); !s) return s;
+  const std::int64_t from = guard.log_start >= 0 ? std::min(guard.log_start, required) : 0;
+  if (from < required)
+    note_lost(from, required,
+              std::string(what) +
+                  " were missing although the recovery checkpoint recorded "
+                  "offsets up to " +
+                  std::to_string(required));
+  log_start_ = from;
+  recovered_point_ = guard;
+  mark_corrupt(lost_.empty() ? std::string(what) + " were missing" : lost_description());
+  return {};
+}
+
+void Partition::note_lost(std::int64_t from, std::int64_t to, std::string why) {
+  RINGLOG_ASSERT(from < to);
+  lost_.push_back({from, to, std::move(why)});
+  std::sort(lost_.begin(), lost_.end(),
+            [](const LostRange& a, const LostRange& b) { return a.from < b.from; });
+}
+
+std::string Partition::lost_description() const {
+  std::string out;
+  for (const LostRange& r : lost_) {
+    if (!out.empty()) out += "; ";
+    out +=
+        "offsets [" + std::to_string(r.from) + ", " + std::to_string(r.to) + ") are lost: " + r.why;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,6 +554,8 @@ PartitionInfo Partition::info() const {
     out.size_bytes += seg->end_pos;
   out.segments = segments_.size();
   out.corruption = corruption_;
+  for (const LostRange& r : lost_)
+    out.lost.emplace_back(r.from, r.to);
   if (write_failure_) out.write_failure = write_failure_->to_string();
   return out;
 }
@@ -485,11 +575,17 @@ Result<FetchResult> Partition::fetch(std::int64_t offset, std::uint32_t max_byte
                                          std::to_string(high_watermark_) + "] (earliest " +
                                          std::to_string(log_start_) + ")");
     if (offset == high_watermark_) return result;
+    if (const LostRange* lost = lost_at(offset))
+      return fail(Errc::kDataLoss, "offset " + std::to_string(offset) + " of " +
+                                       partition_name(topic_, id_) + " is lost: offsets [" +
+                                       std::to_string(lost->from) + ", " +
+                                       std::to_string(lost->to) + ") " + lost->why);
     auto it = std::upper_bound(
         segments_.begin(), segments_.end(), offset,
         [](std::int64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset; });
     RINGLOG_ASSERT(it != segments_.begin());
     seg = *std::prev(it);
+    RINGLOG_ASSERT(offset < seg->next_offset);  // a hole after it is in lost_
     from = seg->index_position_for(offset);
     limit = seg->end_pos;
   }
@@ -624,13 +720,28 @@ Status Partition::persist_indexes() {
   return {};
 }
 
+const Partition::LostRange* Partition::lost_at(std::int64_t offset) const {
+  for (const LostRange& r : lost_) {
+    if (offset >= r.from && offset < r.to) return &r;
+  }
+  return nullptr;
+}
+
 std::optional<RecoveryPoint> Partition::recovery_point() const {
   std::shared_lock lock(mu_);
   if (deleted_) return std::nullopt;
-  if (!corruption_) return durable_point_;
+  if (!corruption_) {
+    RecoveryPoint point = durable_point_;
+    point.high_watermark = high_watermark_;
+    point.log_start = log_start_;
+    return point;
+  }
   // Keep the durable floor the damage was found with, so that no later recovery (clean or not)
   // trusts or cuts the damaged bytes.
-  RecoveryPoint point = recovered_point_.value_or(durable_point_);
+  RecoveryPoint point = durable_point_;
+  point.high_watermark = high_watermark_;
+  point.log_start = log_start_;
+  if (recovered_point_) point = *recovered_point_;
   point.damaged = true;
   return point;
 }

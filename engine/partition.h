@@ -72,8 +72,17 @@ class Partition {
   Status create();
   // Loads the segments: trusts them up to `point` (if any; exactly when `clean_shutdown`),
   // scans the rest with CRC checks, truncates a torn tail, rebuilds missing or damaged indexes.
-  // Damage that is not a torn tail marks the partition corrupt (not an error of open).
-  Status recover(const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats);
+  // Damage that is not a torn tail marks the partition corrupt (not an error of open), and so
+  // does data the checkpoint's `point` says was handed out that the files no longer hold: a
+  // hole between segment files, or files that end below the point's durable offset (or below
+  // its high watermark, when `clean_shutdown` or `same_boot`: the page cache survived). Such
+  // ranges are kept as lost: reads there fail with kDataLoss, and the log end stays at what was
+  // handed out, so no offset is ever reused.
+  Status recover(const RecoveryPoint* point, bool clean_shutdown, bool same_boot,
+                 RecoveryStats& stats);
+  // The partition's directory is gone but the checkpoint describes it (`guard`): made anew,
+  // empty, at the offset it had reached, damaged, everything it held lost.
+  Status create_missing(const RecoveryPoint& guard, std::string_view what);
 
   // --- Reads (any thread).
   Result<FetchResult> fetch(std::int64_t offset, std::uint32_t max_bytes) const;
@@ -134,7 +143,19 @@ class Partition {
   void repair_failed_write();
 
  private:
+  // Offsets whose data is gone (recovery found their files missing or cut), sorted.
+  struct LostRange {
+    std::int64_t from = 0;
+    std::int64_t to = 0;  // exclusive
+    std::string why;
+  };
+
   void check_offsets() const;  // REQUIRES: mu_ held
+  Status create_at(std::int64_t base);
+  void hold_to_checkpoint(const RecoveryPoint& guard, bool page_cache_intact);
+  void note_lost(std::int64_t from, std::int64_t to, std::string why);
+  std::string lost_description() const;
+  const LostRange* lost_at(std::int64_t offset) const;  // REQUIRES: mu_ held (or recovery)
   Status load_segments(std::vector<std::int64_t>& bases);
   Status recover_segment(Segment& seg, std::uint64_t file_size, bool last, std::int64_t next_base,
                          const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats);
@@ -166,6 +187,7 @@ class Partition {
   RecoveryPoint durable_point_;
   std::optional<RecoveryPoint> recovered_point_;  // the checkpoint's point, as recovery found it
   std::optional<std::string> corruption_;
+  std::vector<LostRange> lost_;
   std::optional<Error> write_failure_;
   std::atomic<bool> failed_{false};  // write_failure_ is set: the writer's lock-free check
   bool deleted_ = false;

@@ -244,6 +244,16 @@ Result<BatchInfo> find_batch(File& file, std::uint64_t from, std::uint64_t limit
   return **found;
 }
 
+Result<std::optional<BatchInfo>> last_batch(File& file, std::uint64_t from, std::uint64_t limit) {
+  std::optional<BatchInfo> last;
+  auto walked = walk_headers(file, from, limit, [&](const BatchInfo& b) {
+    last = b;
+    return false;
+  });
+  if (!walked) return fail(walked.error());
+  return last;
+}
+
 Result<std::optional<BatchInfo>> find_batch_by_time(File& file, std::uint64_t from,
                                                     std::uint64_t limit,
                                                     std::int64_t timestamp_ms) {

@@ -130,6 +130,10 @@ Result<std::optional<BatchInfo>> find_valid_batch_after(
 Result<BatchInfo> find_batch(File& file, std::uint64_t from, std::uint64_t limit,
                              std::int64_t offset);
 
+// The last batch of [from, limit), walking headers from `from` (a batch boundary); nullopt when
+// the range is empty. kCorruption when the headers do not chain exactly to `limit`.
+Result<std::optional<BatchInfo>> last_batch(File& file, std::uint64_t from, std::uint64_t limit);
+
 // Finds the first batch, walking from `from` up to `limit`, whose max timestamp is >=
 // `timestamp_ms`; nullopt if none.
 Result<std::optional<BatchInfo>> find_batch_by_time(File& file, std::uint64_t from,

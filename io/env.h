@@ -117,6 +117,13 @@ class Env {
   // Takes an exclusive lock on `path` (created if missing). kBusy if another process holds it.
   virtual Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) = 0;
 
+  // Names this boot of the machine: the same until the kernel restarts, so that a recovery can
+  // tell a process crash (the page cache survived: everything written is still there) from a
+  // machine crash (what was not fdatasync'ed may be gone). The default reads the kernel's
+  // /proc/sys/kernel/random/boot_id; "" when unknown (then every restart counts as a new boot).
+  // FaultInjectionEnv makes each simulated power loss a new boot.
+  virtual std::string boot_id();
+
  protected:
   Env() = default;
 };

@@ -8,20 +8,36 @@ namespace ringlog {
 
 std::string_view errc_name(Errc code) noexcept {
   switch (code) {
-    case Errc::kIo: return "io";
-    case Errc::kNoSpace: return "no_space";
-    case Errc::kNotFound: return "not_found";
-    case Errc::kAlreadyExists: return "already_exists";
-    case Errc::kInvalidArgument: return "invalid_argument";
-    case Errc::kCorruption: return "corruption";
-    case Errc::kOutOfRange: return "out_of_range";
-    case Errc::kBusy: return "busy";
-    case Errc::kTooLarge: return "too_large";
-    case Errc::kClosed: return "closed";
-    case Errc::kUnsupported: return "unsupported";
-    case Errc::kTimedOut: return "timed_out";
-    case Errc::kPermissionDenied: return "permission_denied";
-    case Errc::kInternal: return "internal";
+    case Errc::kIo:
+      return "io";
+    case Errc::kNoSpace:
+      return "no_space";
+    case Errc::kNotFound:
+      return "not_found";
+    case Errc::kAlreadyExists:
+      return "already_exists";
+    case Errc::kInvalidArgument:
+      return "invalid_argument";
+    case Errc::kCorruption:
+      return "corruption";
+    case Errc::kOutOfRange:
+      return "out_of_range";
+    case Errc::kBusy:
+      return "busy";
+    case Errc::kTooLarge:
+      return "too_large";
+    case Errc::kClosed:
+      return "closed";
+    case Errc::kUnsupported:
+      return "unsupported";
+    case Errc::kTimedOut:
+      return "timed_out";
+    case Errc::kPermissionDenied:
+      return "permission_denied";
+    case Errc::kInternal:
+      return "internal";
+    case Errc::kDataLoss:
+      return "data_loss";
   }
   return "unknown";
 }

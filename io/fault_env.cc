@@ -257,6 +257,7 @@ Status FaultInjectionEnv::tear_unsynced() {
 
 Status FaultInjectionEnv::power_loss(bool tear) {
   std::lock_guard lock(mu_);
+  ++power_losses_;
   Status status;
   for (auto& [path, state] : files_) {
     Status s = rewind_file(path, *state, tear);
@@ -264,6 +265,11 @@ Status FaultInjectionEnv::power_loss(bool tear) {
   }
   Status names = undo_names();
   return status ? names : status;
+}
+
+std::string FaultInjectionEnv::boot_id() {
+  std::lock_guard lock(mu_);
+  return base_.boot_id() + "/" + std::to_string(power_losses_);
 }
 
 // Plays the file's undo log backwards: all of it, or (tear) all but a random prefix, the

@@ -13,6 +13,7 @@
 //     exist, are undone unless the directory holding the new name was `sync_dir`ed since.
 //     Not modelled (durable at once): removals, renames that replace an existing file.
 //   - A failed sync keeps the undo log: the data stays "unsynced" and a later drop reverts it.
+//   - The machine restarts: boot_id() changes.
 // Files are tracked by identity: every File opened on the same name shares one state (so logs
 // survive closing and reopening a file), and that state follows the file when it, or a directory
 // above it, is renamed through this Env, so a File opened before a rename keeps booking its
@@ -89,6 +90,8 @@ class FaultInjectionEnv final : public Env {
   Result<std::vector<std::string>> list_dir(const std::string& path) override;
   Result<bool> exists(const std::string& path) override;
   Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) override;
+  // The base Env's, plus the number of power losses simulated so far: each is a new boot.
+  std::string boot_id() override;
 
  private:
   friend class FaultFile;
@@ -149,7 +152,8 @@ class FaultInjectionEnv final : public Env {
   std::optional<std::uint64_t> space_limit_;
   Counters counters_;
   std::map<std::string, StatePtr> files_;  // by normalised current path
-  std::vector<NameChange> names_;          // in the order they were made
+  std::uint64_t power_losses_ = 0;
+  std::vector<NameChange> names_;  // in the order they were made
 };
 
 }  // namespace ringlog

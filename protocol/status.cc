@@ -20,6 +20,8 @@ std::optional<StatusCode> status_code_from_int(int code) noexcept {
       return StatusCode::kBusy;
     case 507:
       return StatusCode::kDiskFull;
+    case 510:
+      return StatusCode::kDataLoss;
     default:
       return std::nullopt;
   }
@@ -43,6 +45,8 @@ std::string_view status_code_text(StatusCode code) noexcept {
       return "busy";
     case StatusCode::kDiskFull:
       return "disk full";
+    case StatusCode::kDataLoss:
+      return "data lost";
   }
   return "unknown";
 }
@@ -64,6 +68,8 @@ StatusCode status_code_from_errc(Errc errc) noexcept {
       return StatusCode::kBusy;
     case Errc::kNoSpace:
       return StatusCode::kDiskFull;
+    case Errc::kDataLoss:
+      return StatusCode::kDataLoss;
     default:
       return StatusCode::kInternal;
   }
@@ -87,6 +93,8 @@ Errc errc_from_status_code(StatusCode code) noexcept {
       return Errc::kBusy;
     case StatusCode::kDiskFull:
       return Errc::kNoSpace;
+    case StatusCode::kDataLoss:
+      return Errc::kDataLoss;
   }
   return Errc::kInternal;
 }

@@ -22,6 +22,7 @@ enum class StatusCode : std::uint16_t {
   kInternal = 500,
   kBusy = 503,
   kDiskFull = 507,
+  kDataLoss = 510,  // the offsets asked for were acknowledged but their data is lost (damage)
 };
 
 constexpr int to_int(StatusCode code) noexcept {
@@ -35,7 +36,7 @@ std::optional<StatusCode> status_code_from_int(int code) noexcept;
 std::string_view status_code_text(StatusCode code) noexcept;
 
 // not_found -> 404, already_exists -> 409, invalid_argument -> 400, too_large -> 413,
-// out_of_range -> 416, busy/closed -> 503, no_space -> 507, anything else -> 500.
+// out_of_range -> 416, busy/closed -> 503, no_space -> 507, data_loss -> 510, anything else -> 500.
 StatusCode status_code_from_errc(Errc errc) noexcept;
 
 // The inverse used by clients: 404 -> kNotFound, ..., 500 -> kInternal.

@@ -57,6 +57,7 @@ std::int16_t error_code_for(const Error& error) noexcept {
     case Errc::kNoSpace:
     case Errc::kIo:
     case Errc::kCorruption:  // a damaged partition or segment
+    case Errc::kDataLoss:    // acknowledged offsets whose files were lost
       return error::kKafkaStorageError;
     case Errc::kClosed:
       return error::kNotLeaderOrFollower;

@@ -317,32 +317,84 @@ TEST_CASE("recovery: a torn consumer-offset commit is ignored and the previous v
   CHECK(f.reopen().committed_offset("g", "t", 0).value()->offset == 42);
 }
 
-TEST_CASE("checkpoint: entries round-trip with their damaged flag; version 1 still decodes") {
-  Checkpoint checkpoint;
-  checkpoint[{"t", 0}] = RecoveryPoint{10, 0, 2760, 1009, false};
-  checkpoint[{"u", 3}] = RecoveryPoint{5, 4, 100, -1, true};
-  auto decoded = decode_checkpoint(encode_checkpoint(checkpoint));
-  REQUIRE(decoded);
-  CHECK(*decoded == checkpoint);
-  // Version 1: the same layout without the flags byte.
-  Checkpoint old_one;
-  old_one[{"t", 0}] = checkpoint[{"t", 0}];
-  auto with_crc = [](std::vector<std::byte> body) {
-    std::uint32_t crc = crc32c(body);
-    body.resize(body.size() + 4);
-    store_be<std::uint32_t>(body.data() + body.size() - 4, crc);
-    return body;
+namespace {
+
+// A checkpoint in the version 1 or 2 layout (one CRC over the whole file), as older ringlog
+// versions wrote it.
+std::vector<std::byte> old_checkpoint(const Checkpoint& checkpoint, std::uint32_t version) {
+  std::vector<std::byte> out;
+  auto put = [&](auto value) {
+    out.resize(out.size() + sizeof(value));
+    store_be(out.data() + out.size() - sizeof(value), value);
   };
-  auto v2 = encode_checkpoint(old_one);
-  std::vector<std::byte> v1(v2.begin(), v2.end() - 5);  // without the flags byte and the CRC
-  store_be<std::uint32_t>(v1.data() + 4, 1);
-  auto decoded_v1 = decode_checkpoint(with_crc(v1));
-  REQUIRE(decoded_v1);
-  CHECK(*decoded_v1 == old_one);
-  // Flags this version does not know make the checkpoint unusable (recovery then scans all).
-  std::vector<std::byte> unknown(v2.begin(), v2.end() - 4);
-  unknown.back() = std::byte{2};
-  CHECK(decode_checkpoint(with_crc(unknown)).error().code() == Errc::kCorruption);
+  put(std::uint32_t{0x524c4350});
+  put(version);
+  put(static_cast<std::uint32_t>(checkpoint.size()));
+  for (const auto& [key, point] : checkpoint) {
+    put(static_cast<std::uint16_t>(key.first.size()));
+    for (char c : key.first)
+      out.push_back(static_cast<std::byte>(c));
+    put(key.second);
+    put(point.offset);
+    put(point.segment_base);
+    put(point.position);
+    put(point.max_timestamp_ms);
+    if (version >= 2) put(static_cast<std::uint8_t>(point.damaged ? 1 : 0));
+  }
+  put(crc32c(out));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: entries round-trip with the boot id; versions 1 and 2 still decode") {
+  Checkpoint checkpoint;
+  checkpoint[{"t", 0}] = RecoveryPoint{10, 0, 2760, 1009, false, 12, 0};
+  checkpoint[{"u", 3}] = RecoveryPoint{5, 4, 100, -1, true, 5, 4};
+  auto decoded = decode_checkpoint(encode_checkpoint(checkpoint, "boot-1"));
+  REQUIRE(decoded);
+  CHECK(decoded->points == checkpoint);
+  CHECK(decoded->boot_id == "boot-1");
+  CHECK(decoded->damage.empty());
+  for (std::uint32_t version : {1u, 2u}) {
+    CAPTURE(version);
+    Checkpoint expected = checkpoint;
+    for (auto& [key, point] : expected) {
+      point.high_watermark = point.log_start = -1;  // not recorded before version 3
+      if (version == 1) point.damaged = false;
+    }
+    auto old = decode_checkpoint(old_checkpoint(checkpoint, version));
+    REQUIRE(old);
+    CHECK(old->points == expected);
+    CHECK(old->boot_id.empty());
+    // A version 2 file with flags it does not know is unusable (recovery then scans all).
+    std::vector<std::byte> damaged = old_checkpoint(checkpoint, version);
+    damaged[damaged.size() - 10] ^= std::byte{1};
+    CHECK(decode_checkpoint(damaged).error().code() == Errc::kCorruption);
+  }
+}
+
+TEST_CASE("checkpoint: a damaged entry costs only its own partition, and is reported") {
+  Checkpoint checkpoint;
+  for (int i = 0; i < 5; ++i)
+    checkpoint[{"topic-" + std::to_string(i), 0}] = RecoveryPoint{i, 0, 100u * i, -1, false, i, 0};
+  auto bytes = encode_checkpoint(checkpoint, "boot");
+  // The third entry: flip a byte inside it (the entries are in key order, all the same size).
+  // The header: magic, version, count, the boot id's length and bytes, the header CRC.
+  const std::size_t header = 4 + 4 + 4 + 2 + std::string("boot").size() + 4;
+  const std::size_t entry = (bytes.size() - header) / 5;
+  REQUIRE(header + 5 * entry == bytes.size());
+  bytes[header + 2 * entry + 20] ^= std::byte{0x40};
+  auto decoded = decode_checkpoint(bytes);
+  REQUIRE(decoded);
+  CHECK(decoded->points.size() == 4);
+  CHECK_FALSE(decoded->points.contains({"topic-2", 0}));
+  CHECK(decoded->points.at({"topic-4", 0}) == checkpoint.at({"topic-4", 0}));
+  REQUIRE_FALSE(decoded->damage.empty());
+  SUBCASE("a damaged header makes the whole checkpoint unusable") {
+    bytes[9] ^= std::byte{1};
+    CHECK(decode_checkpoint(bytes).error().code() == Errc::kCorruption);
+  }
 }
 
 TEST_CASE("recovery: a damaged checkpoint is ignored and every segment is scanned instead") {

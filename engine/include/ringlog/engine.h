@@ -62,6 +62,12 @@ struct PartitionInfo {
   // stops there), nothing is deleted or truncated, and it refuses appends with kCorruption,
   // across restarts too.
   std::optional<std::string> corruption;
+  // Offset ranges [first, second) that were handed out but whose data is gone: their segment
+  // files went missing or were cut (recovery compares the files with the recovery checkpoint
+  // and looks for holes between segment files). Reads there fail with kDataLoss (Kafka
+  // KAFKA_STORAGE_ERROR, line protocol 510), never kOutOfRange; the high watermark stays at what
+  // was handed out, so no offset is reused; the partition is damaged (`corruption` says so).
+  std::vector<std::pair<std::int64_t, std::int64_t>> lost;
   // Set when an fdatasync of the partition failed (or a failed write could not be cut): the
   // kernel may have dropped the unsynced data, so the partition is out of service until the
   // engine is reopened. `durable` stays where the last successful sync left it; appends fail
@@ -137,11 +143,16 @@ struct EngineStats {
   std::uint64_t partitions = 0;
   std::uint64_t corrupt_partitions = 0;
   std::uint64_t failed_partitions = 0;  // out of service after a failed sync (write_failure)
-  // What open() did: how many bytes of log it scanned and what it cut off as torn tails.
+  // What open() did: how many bytes of log it CRC-scanned (reading a sealed segment's last few
+  // batch headers to find its end is not counted) and what it cut off as torn tails.
   std::uint64_t recovery_scanned_bytes = 0;
   std::uint64_t recovery_truncated_bytes = 0;
   std::uint64_t recovery_ms = 0;
   bool recovered_clean_shutdown = false;
+  // Damage open() found and reported (an ERROR in the log each): one line per finding, naming
+  // the file or partition, what is lost and what was kept. Also in `ringlog stats` and found by
+  // `ringlog verify` (exit code 3).
+  std::vector<std::string> damage;
   std::string env;  // "uring", "posix", ... (what the file seam is)
 };
 

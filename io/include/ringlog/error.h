@@ -18,7 +18,7 @@
 namespace ringlog {
 
 // Stable error categories. Protocols map these to their own codes (line protocol: 400, 404, 416,
-// 507, ...; Kafka: error codes), so the numeric values never change once released.
+// 507, 510, ...; Kafka: error codes), so the numeric values never change once released.
 enum class Errc : std::uint8_t {
   kIo = 1,               // EIO and other failures of the device or kernel
   kNoSpace = 2,          // ENOSPC / EDQUOT: the disk is full
@@ -34,6 +34,7 @@ enum class Errc : std::uint8_t {
   kTimedOut = 12,        // a deadline passed
   kPermissionDenied = 13,
   kInternal = 14,        // a failure that is neither the caller's nor the world's fault
+  kDataLoss = 15,        // acknowledged data is missing from the log (files lost or cut)
 };
 
 // A short stable name for a category: "io", "no_space", "not_found", ...
