@@ -610,16 +610,25 @@ Result<std::vector<GroupOffset>> EngineImpl::list_group_offsets(std::string_view
 // ---------------------------------------------------------------------------------------------
 // Maintenance: prepared segments, checkpoints, retention
 
+// The new log starts are made durable in a checkpoint before any file is deleted, so that a
+// recovery can tell an expired oldest segment from a lost one (partition.h, retire_expired).
 Status EngineImpl::enforce_retention() {
   std::int64_t now = wall_clock_ms();
-  Status result;
+  std::vector<std::pair<std::shared_ptr<Partition>, std::vector<std::shared_ptr<Segment>>>> retired;
   for (const auto& p : all_partitions()) {
-    auto deleted = p->enforce_retention(now);
-    if (!deleted) {
-      if (result) result = fail(deleted.error());
+    auto victims = p->retire_expired(now);
+    if (!victims.empty()) retired.emplace_back(p, std::move(victims));
+  }
+  if (retired.empty()) return {};
+  if (auto s = write_checkpoint(true); !s)
+    return fail(s.error().with_context("retention keeps its expired files until a checkpoint"));
+  Status result;
+  for (const auto& [p, victims] : retired) {
+    if (auto s = p->remove_retired(victims); !s) {
+      if (result) result = s;
       continue;
     }
-    counters_.segments_deleted.fetch_add(*deleted, std::memory_order_relaxed);
+    counters_.segments_deleted.fetch_add(victims.size(), std::memory_order_relaxed);
   }
   return result;
 }
@@ -646,6 +655,14 @@ Status EngineImpl::write_checkpoint(bool force) {
   return {};
 }
 
+void EngineImpl::request_checkpoint() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    checkpoint_requested_ = true;
+  }
+  maintenance_cv_.notify_all();
+}
+
 void EngineImpl::maintenance_loop() {
   std::uint64_t next_checkpoint = monotonic_ms() + options_.checkpoint_interval_ms;
   std::uint64_t next_retention = monotonic_ms() + options_.retention_check_interval_ms;
@@ -653,10 +670,14 @@ void EngineImpl::maintenance_loop() {
   while (!maintenance_stop_) {
     std::uint64_t now = monotonic_ms();
     std::uint64_t wake = std::min(next_checkpoint, next_retention);
-    if (wake > now)
+    if (wake > now && !checkpoint_requested_)
       maintenance_cv_.wait_for(
           lock, std::chrono::milliseconds(std::min<std::uint64_t>(wake - now, 1000)));
     if (maintenance_stop_) break;
+    if (checkpoint_requested_) {
+      checkpoint_requested_ = false;
+      next_checkpoint = 0;  // now
+    }
     lock.unlock();
     for (const auto& p : all_partitions()) {
       if (!p->wants_prepared_segment()) continue;

@@ -141,6 +141,9 @@ class EngineImpl final : public Engine {
 
   // maintenance
   void maintenance_loop();
+  // Asks the maintenance thread for a checkpoint now (after a roll: until the checkpoint names a
+  // new segment, recovery cannot tell that segment was lost if its file goes missing).
+  void request_checkpoint();
 
   EngineOptions options_;
   std::unique_ptr<Env> owned_env_;
@@ -201,6 +204,7 @@ class EngineImpl final : public Engine {
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
   bool maintenance_stop_ = false;
+  bool checkpoint_requested_ = false;  // guarded by maintenance_mu_
   std::thread maintenance_;
 
   std::mutex listener_mu_;  // guards listener_

@@ -386,6 +386,9 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, bool 
       point ? std::optional<RecoveryPoint>(*point) : std::nullopt;
   std::vector<std::int64_t> bases;
   if (auto s = load_segments(bases); !s) return s;
+  if (guard && guard->log_start > 0) {
+    if (auto s = remove_retired_leftovers(bases, guard->log_start); !s) return s;
+  }
   if (bases.empty()) return guard ? create_missing(*guard, "its segment files") : create();
   if (point && (point->segment_base < bases.front() ||
                 !std::binary_search(bases.begin(), bases.end(), point->segment_base)))
@@ -437,10 +440,13 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, bool 
   durable_point_ = {log_end_, active_->base_offset, active_->end_pos, active_->max_timestamp_ms,
                     false};
   writer_.next_offset = log_end_;
-  if (guard && guard->damaged && guard->log_start >= 0 && guard->log_start < log_start_) {
-    // An earlier recovery found these offsets lost (a missing directory or oldest segments):
-    // still lost. (Without that record, missing oldest segments read as retention.)
-    note_lost(guard->log_start, log_start_, "recorded as lost by an earlier recovery");
+  if (guard && guard->log_start >= 0 && guard->log_start < log_start_) {
+    // Retention records the new log start in a checkpoint before it deletes a file, so oldest
+    // segments that are gone below the recorded log start were lost, not expired.
+    note_lost(guard->log_start, log_start_,
+              "the oldest segment files are missing (retention had not deleted them: the "
+              "recovery checkpoint recorded the log start at " +
+                  std::to_string(guard->log_start) + ")");
     log_start_ = guard->log_start;
   }
   if (guard) hold_to_checkpoint(*guard, clean_shutdown || same_boot);
@@ -466,6 +472,27 @@ void Partition::hold_to_checkpoint(const RecoveryPoint& guard, bool page_cache_i
   log_end_ = high_watermark_ = required;
   writer_.next_offset = required;
   if (!recovered_point_) recovered_point_ = guard;
+}
+
+// Segments wholly below the log start a checkpoint recorded: retention had decided to delete them
+// (it checkpoints first) and a crash came before it did. Deleted now.
+Status Partition::remove_retired_leftovers(std::vector<std::int64_t>& bases,
+                                           std::int64_t log_start) {
+  while (bases.size() > 1 && bases[1] <= log_start) {
+    const std::int64_t base = bases.front();
+    for (std::string_view suffix : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
+      const std::string path = join_path(dir_, segment_file_name(base, suffix));
+      auto exists = env_.exists(path);
+      if (!exists) return fail(exists.error());
+      if (*exists) {
+        if (auto s = env_.remove_file(path); !s) return s;
+      }
+    }
+    RINGLOG_INFO("partition %s: removed segment %lld, which retention had expired before a crash",
+                 partition_name(topic_, id_).c_str(), static_cast<long long>(base));
+    bases.erase(bases.begin());
+  }
+  return env_.sync_dir(dir_);
 }
 
 // A partition whose directory or files are gone although the checkpoint describes it: made
@@ -624,40 +651,41 @@ Result<std::int64_t> Partition::offset_for_timestamp(std::int64_t timestamp_ms) 
 // ---------------------------------------------------------------------------------------------
 // Maintenance
 
-Result<std::size_t> Partition::enforce_retention(std::int64_t now_ms) {
+std::vector<std::shared_ptr<Segment>> Partition::retire_expired(std::int64_t now_ms) {
   std::vector<std::shared_ptr<Segment>> victims;
-  {
-    std::unique_lock lock(mu_);
-    if (corruption_ || deleted_) return 0;
-    std::uint64_t total = 0;
-    for (const auto& seg : segments_)
-      total += seg->end_pos;
-    while (segments_.size() > 1 && segments_.front()->sealed) {
-      const Segment& oldest = *segments_.front();
-      bool too_old =
-          oldest.max_timestamp_ms >= 0 &&
-          now_ms - oldest.max_timestamp_ms > static_cast<std::int64_t>(config_.retention_ms);
-      bool too_big = config_.retention_bytes >= 0 &&
-                     total - oldest.end_pos >= static_cast<std::uint64_t>(config_.retention_bytes);
-      if (!too_old && !too_big) break;
-      total -= oldest.end_pos;
-      victims.push_back(segments_.front());
-      victims.back()->removed = true;
-      segments_.erase(segments_.begin());
-    }
-    if (victims.empty()) return 0;
-    log_start_ = segments_.front()->base_offset;
-    check_offsets();
+  std::unique_lock lock(mu_);
+  if (corruption_ || deleted_) return victims;
+  std::uint64_t total = 0;
+  for (const auto& seg : segments_)
+    total += seg->end_pos;
+  while (segments_.size() > 1 && segments_.front()->sealed) {
+    const Segment& oldest = *segments_.front();
+    bool too_old =
+        oldest.max_timestamp_ms >= 0 &&
+        now_ms - oldest.max_timestamp_ms > static_cast<std::int64_t>(config_.retention_ms);
+    bool too_big = config_.retention_bytes >= 0 &&
+                   total - oldest.end_pos >= static_cast<std::uint64_t>(config_.retention_bytes);
+    if (!too_old && !too_big) break;
+    total -= oldest.end_pos;
+    victims.push_back(segments_.front());
+    victims.back()->removed = true;
+    segments_.erase(segments_.begin());
   }
+  if (victims.empty()) return victims;
+  log_start_ = segments_.front()->base_offset;
+  check_offsets();
+  return victims;
+}
+
+Status Partition::remove_retired(const std::vector<std::shared_ptr<Segment>>& victims) {
   for (const auto& seg : victims) {
-    if (auto s = env_.remove_file(seg->log_path()); !s) return fail(s.error());
+    if (auto s = env_.remove_file(seg->log_path()); !s) return s;
     for (const std::string& p : {seg->index_path(), seg->time_index_path()}) {
       auto exists = env_.exists(p);
       if (exists && *exists) (void)env_.remove_file(p);
     }
   }
-  if (auto s = env_.sync_dir(dir_); !s) return fail(s.error());
-  return victims.size();
+  return env_.sync_dir(dir_);
 }
 
 namespace {

@@ -94,8 +94,12 @@ class Partition {
   std::optional<Error> write_failure() const;
 
   // --- Maintenance (maintenance thread, close).
-  // Deletes sealed segments past retention; returns how many.
-  Result<std::size_t> enforce_retention(std::int64_t now_ms);
+  // Retention in two steps, so that the engine can record the new log start in a checkpoint
+  // before any file goes (recovery then tells a lost oldest segment from an expired one):
+  // retire_expired takes the sealed segments past retention out of the partition (log start
+  // advances; readers holding slices keep them); remove_retired deletes their files.
+  std::vector<std::shared_ptr<Segment>> retire_expired(std::int64_t now_ms);
+  Status remove_retired(const std::vector<std::shared_ptr<Segment>>& victims);
   // Writes the index entries not yet on disk and syncs them.
   Status persist_indexes();
   // The durable point to record in a checkpoint (for a corrupt partition: the point recovery
@@ -152,6 +156,7 @@ class Partition {
 
   void check_offsets() const;  // REQUIRES: mu_ held
   Status create_at(std::int64_t base);
+  Status remove_retired_leftovers(std::vector<std::int64_t>& bases, std::int64_t log_start);
   void hold_to_checkpoint(const RecoveryPoint& guard, bool page_cache_intact);
   void note_lost(std::int64_t from, std::int64_t to, std::string why);
   std::string lost_description() const;

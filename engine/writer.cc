@@ -124,6 +124,7 @@ void EngineImpl::plan_partition(Partition& p, std::vector<iovec>& iovs) {
       }
       counters_.rolls.fetch_add(1, std::memory_order_relaxed);
       if (*rolled) counters_.prepared_rolls.fetch_add(1, std::memory_order_relaxed);
+      request_checkpoint();  // so that recovery soon knows the new segment exists
       seg = &p.active_segment();
       w.write_pos = pos = 0;
       maintenance_cv_.notify_one();

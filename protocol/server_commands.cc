@@ -466,6 +466,16 @@ std::string Server::Impl::stats_text(std::string_view topic) const {
       append_stat(out, prefix + "high_watermark", p.high_watermark);
       append_stat(out, prefix + "size_bytes", static_cast<std::int64_t>(p.size_bytes));
       append_stat(out, prefix + "segments", static_cast<std::int64_t>(p.segments));
+      if (p.corruption) append_stat(out, prefix + "damage", *p.corruption);
+      if (!p.lost.empty()) {
+        std::string ranges;
+        for (const auto& [from, to] : p.lost) {
+          if (!ranges.empty()) ranges += ',';
+          ranges += std::to_string(from) + "-" + std::to_string(to);
+        }
+        append_stat(out, prefix + "lost", ranges);
+      }
+      if (p.write_failure) append_stat(out, prefix + "write_failure", *p.write_failure);
     }
     append_end(out);
     return out;

@@ -188,17 +188,53 @@ TEST_CASE_FIXTURE(LostFilesFixture,
 }
 
 TEST_CASE_FIXTURE(LostFilesFixture,
-                  "lost files: a missing oldest segment reads as retention, not as damage") {
-  fill();
+                  "lost files: a missing oldest segment is damage, since retention records the "
+                  "log start first") {
+  Quiet quiet;
+  const std::int64_t end = fill();
   REQUIRE(engine->close());
   engine.reset();
   const auto bases = segment_bases();
   remove_segment(bases.front());
   open();
   const PartitionInfo p = info();
+  REQUIRE(p.corruption.has_value());
+  CHECK(p.log_start == 0);
+  CHECK(p.high_watermark == end);
+  REQUIRE(p.lost.size() == 1);
+  CHECK(p.lost[0] == std::pair<std::int64_t, std::int64_t>{0, bases[1]});
+  CHECK(fetch_error(0) == Errc::kDataLoss);
+  CHECK(engine->fetch("t", 0, bases[1], 1 << 20).has_value());
+}
+
+TEST_CASE_FIXTURE(LostFilesFixture,
+                  "lost files: segments retention expired but had no time to delete are removed "
+                  "on recovery, without damage") {
+  options.retention_bytes = 8192;
+  const std::int64_t end = fill(120);
+  const auto before = segment_bases();
+  REQUIRE(before.size() >= 5);
+  // Keep copies of what retention will delete, to put back as a crash before the delete would.
+  const fs::path keep = dir / "kept";
+  fs::create_directories(keep);
+  for (const auto& entry : fs::directory_iterator(partition_dir("t")))
+    fs::copy_file(entry.path(), keep / entry.path().filename());
+  REQUIRE(engine->enforce_retention());
+  const auto after = segment_bases();
+  REQUIRE(after.front() > before.front());
+  static_cast<EngineImpl&>(*engine).crash_for_testing();
+  engine.reset();
+  for (const auto& entry : fs::directory_iterator(keep)) {
+    const fs::path target = fs::path(partition_dir("t")) / entry.path().filename();
+    if (!fs::exists(target)) fs::copy_file(entry.path(), target);
+  }
+  REQUIRE(segment_bases() == before);
+  open();
+  const PartitionInfo p = info();
   CHECK_FALSE(p.corruption.has_value());
-  CHECK(p.log_start == bases[1]);
-  CHECK(fetch_error(0) == Errc::kOutOfRange);
+  CHECK(p.log_start == after.front());
+  CHECK(p.high_watermark == end);
+  CHECK(segment_bases() == after);
 }
 
 }  // namespace ringlog::test
