@@ -309,7 +309,8 @@ TEST_CASE("validation: compressed batches are inflated and held to the same rule
       }
       SUBCASE("a cut stream") {
         Bytes b = compressed(three_records(), codec, framing);
-        b.resize(b.size() - 3);
+        REQUIRE(b.size() > kRecordsAt + 3);
+        b.erase(b.end() - 3, b.end());
         const Errc code = code_of(resealed(b));
         CHECK((code == Errc::kCorruption || code == Errc::kInvalidArgument));
       }
