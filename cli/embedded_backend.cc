@@ -157,12 +157,16 @@ Result<std::vector<std::pair<std::string, std::string>>> EmbeddedBackend::stats(
   add("prepared_rolls", s->prepared_rolls);
   add("fetches", s->fetches);
   add("segments_deleted", s->segments_deleted);
+  add("offsets_expired", s->offsets_expired);
   add("checkpoints", s->checkpoints);
   add("recovery_scanned_bytes", s->recovery_scanned_bytes);
   add("recovery_truncated_bytes", s->recovery_truncated_bytes);
   add("recovery_ms", s->recovery_ms);
   out.emplace_back("recovered_clean_shutdown", s->recovered_clean_shutdown ? "1" : "0");
   out.emplace_back("env", s->env);
+  add("damage", s->damage.size());
+  for (std::size_t i = 0; i < s->damage.size(); ++i)
+    out.emplace_back("damage." + std::to_string(i), s->damage[i]);
   return out;
 }
 

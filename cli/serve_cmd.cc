@@ -36,6 +36,7 @@ struct ServeOptions {
   std::string kafka_listen = std::string(kDefaultKafkaListen);
   std::string kafka_advertise;
   std::string kafka_max_frame = "100MiB";
+  std::string offsets_retention = "7d";
   std::string config_file;
 };
 
@@ -97,6 +98,8 @@ EngineOptions engine_options(const CommonOptions& common, const ServeOptions& o)
   e.auto_create_topics = !o.no_auto_create;
   if (o.default_partitions < 1) fail_usage("--default-partitions must be at least 1");
   e.default_partitions = o.default_partitions;
+  e.offsets_retention_ms = ms_or_usage(o.offsets_retention, "--offsets-retention");
+  if (e.offsets_retention_ms == 0) fail_usage("--offsets-retention must be at least 1ms");
   return e;
 }
 
@@ -218,6 +221,10 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--retention-bytes", options->retention_bytes,
                   "keep at most this much per partition, e.g. 10GiB (default unlimited)")
       ->check(size_validator());
+  cmd->add_option("--offsets-retention", options->offsets_retention,
+                  "consumer group offsets expire after the group had no commit and no members "
+                  "this long (7d; Kafka's offsets.retention.minutes)")
+      ->check(duration_validator());
   cmd->add_option("--default-partitions", options->default_partitions,
                   "partitions of auto-created topics, by either protocol (default 1)");
   cmd->add_flag("--no-auto-create", options->no_auto_create,

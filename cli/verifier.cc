@@ -16,6 +16,8 @@
 #include <ringlog/batch.h>
 
 #include "cli/segment_files.h"
+#include "engine/group_offsets_file.h"
+#include "engine/topic_config.h"
 
 namespace ringlog::cli {
 namespace {
@@ -124,6 +126,9 @@ class Verifier {
   Result<VerifyReport> run();
 
  private:
+  void verify_group_offsets();
+  void verify_quarantine();
+  void verify_topic_config(const std::string& topic_dir);
   void verify_partition(const std::string& dir);
   SegmentScan scan_log(const std::string& path, std::int64_t base, bool last);
   void check_zero_tail(const std::string& path, std::span<const std::byte> bytes,
@@ -151,13 +156,85 @@ std::uint64_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
+// Every record, looking past damage as the engine does (group_offsets_file.h).
+void Verifier::verify_group_offsets() {
+  const std::string path = data_dir_ + "/@group-offsets";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // no commit yet
+  auto file = MappedFile::open(path);
+  if (!file) {
+    damage(path, 0, "cannot read: " + file.error().message());
+    return;
+  }
+  OffsetFileScan scan = scan_offset_records(file->bytes());
+  report_.offset_records = scan.records;
+  for (const OffsetFileScan::Gap& gap : scan.damage) {
+    damage(path, gap.position,
+           std::to_string(gap.bytes) +
+               " bytes hold no sound record (bad length or CRC) and a "
+               "sound record follows at byte " +
+               std::to_string(gap.position + gap.bytes) +
+               ": commits in them are lost (the next open keeps the rest and a copy of the file "
+               "in @quarantine/)");
+  }
+  if (scan.torn_tail) {
+    warn(path, scan.torn_tail->position,
+         "the last " + std::to_string(scan.torn_tail->bytes) +
+             " bytes are a commit cut short by a crash (never acknowledged); the next open drops "
+             "them");
+  }
+}
+
+// Whatever the engine moved aside stays damage until an operator deals with it.
+void Verifier::verify_quarantine() {
+  const std::string dir = data_dir_ + "/@quarantine";
+  for (bool directories : {true, false}) {
+    auto names = list_directory(dir, directories);
+    if (!names) return;  // none
+    for (const std::string& name : *names) {
+      damage(dir + "/" + name, 0,
+             "moved aside by ringlog on open (damaged or unaccounted for; the engine log says "
+             "why): inspect it, then remove it or put it back (docs/durability.md)");
+    }
+  }
+}
+
+// A topic exists only with a sound `@topic`; open moves a directory without one aside.
+void Verifier::verify_topic_config(const std::string& topic_dir) {
+  const std::string path = topic_dir + "/@topic";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    damage(topic_dir, 0,
+           "no @topic (a topic creation that did not finish, or a lost config file): ringlog does "
+           "not know this topic, and its next open moves the directory to @quarantine/");
+    return;
+  }
+  auto file = MappedFile::open(path);
+  if (!file) {
+    damage(path, 0, "cannot read: " + file.error().message());
+    return;
+  }
+  auto bytes = file->bytes();
+  auto config = decode_topic_config(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (config) return;
+  if (config.error().code() == Errc::kUnsupported) {
+    warn(path, 0, config.error().message() + " (not checked)");
+    return;
+  }
+  damage(path, 0, config.error().message() + ": the next open moves the topic to @quarantine/");
+}
+
 Result<VerifyReport> Verifier::run() {
   auto topics = list_directory(data_dir_, true);
   if (!topics) return fail(topics.error());
+  verify_group_offsets();
+  verify_quarantine();
   for (const std::string& topic : *topics) {
     if (topic.starts_with('@')) continue;  // the engine's own (e.g. deleted topics)
     ++report_.topics;
     std::string topic_dir = data_dir_ + "/" + topic;
+    verify_topic_config(topic_dir);
     auto partitions = list_directory(topic_dir, true);
     if (!partitions) {
       damage(topic_dir, 0, partitions.error().message());

@@ -1,12 +1,15 @@
 // Offline verification of a data directory (`ringlog verify`): every segment of every partition
 // is parsed batch by batch (length, magic, CRC32C, record framing), offsets must be contiguous
-// within and across segments, and the offset and time indexes must agree with the log.
+// within and across segments, and the offset and time indexes must agree with the log. The small
+// files are checked too: every record of `@group-offsets` (damage in the middle vs a torn tail),
+// the `@topic` of every topic directory (missing, or failing its checksum), and anything left in
+// `@quarantine/` is damage.
 //
 // Needs no engine and takes no lock: it only reads. Findings are of two kinds:
 //   damage   - stored data fails a check (the command exits 3);
 //   warnings - states that crash recovery handles by design: a torn tail at the end of a
-//              partition's last segment, index entries past the end of the log, a partial
-//              trailing index entry.
+//              partition's last segment or of `@group-offsets`, index entries past the end of
+//              the log, a partial trailing index entry.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +35,8 @@ struct VerifyReport {
   std::uint64_t segments = 0;
   std::uint64_t batches = 0;
   std::uint64_t records = 0;
-  std::uint64_t log_bytes = 0;  // bytes of valid batches
+  std::uint64_t log_bytes = 0;       // bytes of valid batches
+  std::uint64_t offset_records = 0;  // sound records of `@group-offsets`
 
   bool clean() const noexcept { return damage.empty(); }
 };

@@ -14,14 +14,18 @@
 namespace ringlog::cli {
 namespace {
 
-// Is an engine holding the directory's lock right now? (Reading is safe either way, but the
-// active segments' tails may then be in flight.)
-bool directory_in_use(const std::string& dir) {
-  int fd = ::open((dir + "/@lock").c_str(), O_RDONLY | O_CLOEXEC);
+// Is an engine holding the directory's locks right now: the directory itself, or `@lock` (older
+// binaries)? (Reading is safe either way, but the active segments' tails may then be in flight.)
+bool locked(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) return false;
   bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
   ::close(fd);
   return busy;
+}
+
+bool directory_in_use(const std::string& dir) {
+  return locked(dir, O_RDONLY | O_DIRECTORY) || locked(dir + "/@lock", O_RDONLY);
 }
 
 std::string findings_json(const std::vector<Finding>& findings) {
@@ -45,8 +49,10 @@ void print_report(const VerifyReport& r, bool json, bool in_use, std::chrono::mi
         ",\"partitions\":" + std::to_string(r.partitions) +
         ",\"segments\":" + std::to_string(r.segments) +
         ",\"batches\":" + std::to_string(r.batches) + ",\"records\":" + std::to_string(r.records) +
-        ",\"bytes\":" + std::to_string(r.log_bytes) + ",\"damage\":" + findings_json(r.damage) +
-        ",\"warnings\":" + findings_json(r.warnings) + "}\n";
+        ",\"bytes\":" + std::to_string(r.log_bytes) +
+        ",\"offset_records\":" + std::to_string(r.offset_records) +
+        ",\"damage\":" + findings_json(r.damage) + ",\"warnings\":" + findings_json(r.warnings) +
+        "}\n";
     std::fputs(out.c_str(), stdout);
     return;
   }

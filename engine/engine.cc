@@ -10,6 +10,7 @@
 
 #include "engine/file_util.h"
 #include "engine/names.h"
+#include "engine/quarantine.h"
 #include "engine/topic_config.h"
 #include "io/assert.h"
 #include "io/log.h"
@@ -63,6 +64,7 @@ Status EngineImpl::validate_options() const {
   if (options_.index_interval_bytes == 0) return bad("index_interval_bytes must be > 0");
   if (options_.checkpoint_interval_ms == 0) return bad("checkpoint_interval_ms must be > 0");
   if (options_.max_pending_bytes == 0) return bad("max_pending_bytes must be > 0");
+  if (options_.offsets_retention_ms == 0) return bad("offsets_retention_ms must be > 0");
   if (const auto& c = options_.auto_create_topic_config) {
     if (c->partitions < 1 || c->partitions > 10000)
       return bad("auto_create_topic_config: partitions must be in [1, 10000]");
@@ -120,19 +122,20 @@ Status EngineImpl::start() {
       RINGLOG_INFO("engine: io_uring unavailable (%s); using POSIX I/O", why_not.c_str());
   }
   if (auto s = create_dirs(*env_, options_.data_dir); !s) return s;
-  auto lock = env_->lock_file(join_path(options_.data_dir, kLockFileName));
-  if (!lock) {
-    if (lock.error().code() == Errc::kBusy)
-      return fail(Errc::kBusy, "data directory " + options_.data_dir +
-                                   " is in use by another ringlog engine (its lock file " +
-                                   std::string(kLockFileName) + " is held)");
-    return fail(lock.error());
-  }
-  lock_ = std::move(*lock);
+  if (auto s = lock_data_dir(); !s) return s;
   std::uint64_t started = monotonic_ms();
+  if (auto s = note_quarantine_leftovers(); !s) return s;
   if (auto s = recover_topics(); !s) return s;
-  auto offsets = GroupOffsets::open(*env_, options_.data_dir);
+  // A topic moved aside may have points in the checkpoint: they must not be applied to a topic
+  // created later under the same name.
+  if (quarantined_topics_) {
+    if (auto s = write_checkpoint(true); !s) return s;
+  }
+  std::vector<std::string> damage;
+  auto offsets = GroupOffsets::open(*env_, options_.data_dir, wall_clock_ms(), damage);
   if (!offsets) return fail(offsets.error());
+  for (std::string& line : damage)
+    report_damage(std::move(line));
   group_offsets_ = std::move(*offsets);
   recovery_ms_ = monotonic_ms() - started;
   syncer_.start();
@@ -140,6 +143,72 @@ Status EngineImpl::start() {
   completer_ = std::thread([this] { completion_loop(); });
   maintenance_ = std::thread([this] { maintenance_loop(); });
   started_ = true;
+  return {};
+}
+
+// Two locks: the directory itself (which no `rm` inside it can release) and `@lock`, which
+// older binaries check and which names the owner's pid. check_lock_file() re-creates the latter
+// when it goes.
+Status EngineImpl::lock_data_dir() {
+  auto busy = [&](std::string_view what) {
+    return fail(Errc::kBusy, "data directory " + options_.data_dir +
+                                 " is in use by another ringlog engine (" + std::string(what) +
+                                 " is locked)");
+  };
+  auto dir_lock = env_->lock_dir(options_.data_dir);
+  if (!dir_lock) {
+    if (dir_lock.error().code() == Errc::kBusy) return busy("the directory");
+    return fail(dir_lock.error());
+  }
+  auto lock = env_->lock_file(join_path(options_.data_dir, kLockFileName));
+  if (!lock) {
+    if (lock.error().code() == Errc::kBusy)
+      return busy("its lock file " + std::string(kLockFileName));
+    return fail(lock.error());
+  }
+  dir_lock_ = std::move(*dir_lock);
+  lock_ = std::move(*lock);
+  return {};
+}
+
+void EngineImpl::check_lock_file() {
+  auto present = lock_->still_at_path();
+  if (!present) {
+    RINGLOG_WARN("engine: checking the lock file: %s", present.error().to_string().c_str());
+    return;
+  }
+  if (*present) return;
+  std::string path = join_path(options_.data_dir, kLockFileName);
+  RINGLOG_ERROR(
+      "engine: the lock file %s was removed or replaced while this engine owns the directory; "
+      "re-creating it (the directory itself stays locked, so no other ringlog can open it)",
+      path.c_str());
+  auto lock = env_->lock_file(path);
+  if (!lock) {
+    RINGLOG_ERROR("engine: re-locking %s: %s", path.c_str(), lock.error().to_string().c_str());
+    return;
+  }
+  lock_ = std::move(*lock);
+}
+
+void EngineImpl::report_damage(std::string line) {
+  std::lock_guard lock(damage_mu_);
+  damage_.push_back(std::move(line));
+}
+
+Status EngineImpl::note_quarantine_leftovers() {
+  std::string dir = quarantine_dir(options_.data_dir);
+  auto names = env_->list_dir(dir);
+  if (!names) return names.error().code() == Errc::kNotFound ? Status{} : fail(names.error());
+  std::sort(names->begin(), names->end());
+  for (const std::string& name : *names) {
+    std::string path = join_path(dir, name);
+    RINGLOG_WARN(
+        "engine: %s was moved aside by an earlier start and is still in quarantine: "
+        "inspect it, then remove it or put it back (docs/durability.md)",
+        path.c_str());
+    report_damage(path + ": moved aside by an earlier start, still in quarantine");
+  }
   return {};
 }
 
@@ -159,14 +228,14 @@ Status EngineImpl::recover_topics() {
       for (const std::string& why : decoded->damage) {
         RINGLOG_ERROR("engine: %s: %s; those partitions are recovered by a scan of every segment",
                       join_path(data, kCheckpointFileName).c_str(), why.c_str());
-        damage_.push_back(why);
+        report_damage(why);
       }
     } else {
       RINGLOG_ERROR(
           "engine: %s is unreadable (%s); recovering by scanning every segment, "
           "without the checkpoint's guard against lost files",
           join_path(data, kCheckpointFileName).c_str(), decoded.error().to_string().c_str());
-      damage_.push_back(decoded.error().message());
+      report_damage(decoded.error().message());
       *clean = false;
     }
   } else if (bytes.error().code() != Errc::kNotFound) {
@@ -194,6 +263,22 @@ Status EngineImpl::recover_topics() {
   return {};
 }
 
+Status EngineImpl::quarantine_topic(const std::string& name, const std::string& why) {
+  std::string dir = join_path(options_.data_dir, name);
+  auto moved = move_to_quarantine(*env_, options_.data_dir, name, wall_clock_ms());
+  if (!moved) return fail(moved.error().with_context("move " + dir + " into quarantine"));
+  RINGLOG_ERROR(
+      "engine: topic directory %s %s: moved it to %s (nothing was deleted); topic '%s' does not "
+      "exist until it is restored. To restore it, stop ringlog, give it a valid %s (the partition "
+      "count is the number of partition directories) and move it back to %s; to discard it, "
+      "remove %s",
+      dir.c_str(), why.c_str(), moved->c_str(), name.c_str(),
+      std::string(kTopicConfigFileName).c_str(), dir.c_str(), moved->c_str());
+  report_damage(dir + " " + why + "; moved to " + *moved);
+  quarantined_topics_ = true;
+  return {};
+}
+
 Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean,
                                  bool same_boot) {
   std::string dir = join_path(options_.data_dir, name);
@@ -202,12 +287,16 @@ Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& chec
   auto text = read_whole_file(*env_, join_path(dir, kTopicConfigFileName));
   if (!text) {
     if (text.error().code() != Errc::kNotFound) return fail(text.error());
-    RINGLOG_WARN("engine: removing %s: a topic creation that did not finish", dir.c_str());
-    return remove_tree(*env_, dir);
+    return quarantine_topic(name, "has no " + std::string(kTopicConfigFileName) +
+                                      " (a topic creation that did not finish, or a topic whose "
+                                      "config file was lost)");
   }
   auto config = decode_topic_config(
       std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
-  if (!config) return fail(config.error().with_context(dir));
+  if (!config && config.error().code() == Errc::kCorruption)
+    return quarantine_topic(name, "has a damaged " + std::string(kTopicConfigFileName) + " (" +
+                                      config.error().message() + ")");
+  if (!config) return fail(config.error().with_context(join_path(dir, kTopicConfigFileName)));
   auto topic = std::make_shared<Topic>();
   topic->name = name;
   topic->stored = *config;
@@ -227,7 +316,7 @@ Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& chec
       if (auto d = env_->sync_dir(dir); !d) return d;
     }
     if (auto info = p->info(); info.corruption)
-      damage_.push_back("partition " + name + "/" + std::to_string(id) + ": " + *info.corruption);
+      report_damage("partition " + name + "/" + std::to_string(id) + ": " + *info.corruption);
     topic->partitions.push_back(std::move(p));
   }
   std::unique_lock lock(topics_mu_);
@@ -281,32 +370,54 @@ Status EngineImpl::create_topic(std::string_view name, const TopicConfig& config
       return fail(Errc::kAlreadyExists, "topic '" + std::string(name) + "' already exists");
   }
   std::string dir = join_path(options_.data_dir, name);
-  auto leftover = env_->exists(dir);
-  if (!leftover) return fail(leftover.error());
-  if (*leftover) {
-    if (auto s = remove_tree(*env_, dir); !s) return s;
-  }
+  if (auto s = move_leftover_aside(std::string(name)); !s) return s;
   if (auto s = env_->create_dir(dir); !s) return s;
-  if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
   auto topic = std::make_shared<Topic>();
   topic->name = std::string(name);
   topic->stored = config;
   topic->effective = effective_config(config);
-  for (std::int32_t id = 0; id < config.partitions; ++id) {
-    auto p = std::make_shared<Partition>(*env_, topic->name, id, join_path(dir, std::to_string(id)),
-                                         topic->effective);
-    if (auto s = p->create(); !s) return s;
-    topic->partitions.push_back(std::move(p));
-  }
-  if (auto s = env_->sync_dir(dir); !s) return s;
-  std::string text = encode_topic_config(config);
-  if (auto s = write_file_atomically(*env_, dir, kTopicConfigFileName,
-                                     std::as_bytes(std::span(text.data(), text.size())));
-      !s)
+  if (auto s = build_topic(dir, *topic); !s) {
+    // Only what this call created goes, so that failed creations do not pile up on disk.
+    topic.reset();
+    if (auto cleaned = remove_tree(*env_, dir); !cleaned || !env_->sync_dir(options_.data_dir))
+      RINGLOG_WARN(
+          "engine: cleaning up the failed creation of %s: %s", dir.c_str(),
+          cleaned ? "fsync of the data directory failed" : cleaned.error().to_string().c_str());
     return s;
+  }
   std::unique_lock lock(topics_mu_);
   topics_[topic->name] = std::move(topic);
   return {};
+}
+
+Status EngineImpl::move_leftover_aside(const std::string& name) {
+  std::string dir = join_path(options_.data_dir, name);
+  auto leftover = env_->exists(dir);
+  if (!leftover) return fail(leftover.error());
+  if (!*leftover) return {};
+  auto moved = move_to_quarantine(*env_, options_.data_dir, name, wall_clock_ms());
+  if (!moved) return fail(moved.error().with_context("move " + dir + " into quarantine"));
+  RINGLOG_ERROR(
+      "engine: creating topic '%s': %s already existed (not a topic this engine "
+      "knows); moved it to %s instead of deleting it: inspect it, then remove it",
+      name.c_str(), dir.c_str(), moved->c_str());
+  report_damage(dir + " existed when topic '" + name + "' was created; moved to " + *moved);
+  return {};
+}
+
+// The partitions and the config file of a new topic, in `dir` (just created).
+Status EngineImpl::build_topic(const std::string& dir, Topic& topic) {
+  if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
+  for (std::int32_t id = 0; id < topic.stored.partitions; ++id) {
+    auto p = std::make_shared<Partition>(*env_, topic.name, id, join_path(dir, std::to_string(id)),
+                                         topic.effective);
+    if (auto s = p->create(); !s) return s;
+    topic.partitions.push_back(std::move(p));
+  }
+  if (auto s = env_->sync_dir(dir); !s) return s;
+  std::string text = encode_topic_config(topic.stored);
+  return write_file_atomically(*env_, dir, kTopicConfigFileName,
+                               std::as_bytes(std::span(text.data(), text.size())));
 }
 
 Status EngineImpl::delete_topic(std::string_view name) {
@@ -314,6 +425,7 @@ Status EngineImpl::delete_topic(std::string_view name) {
   auto topic = find_topic(name);
   if (!topic) return fail(topic.error());
   {
+    std::unique_lock commits(commit_topics_mu_);  // commits in progress to it are stored
     std::unique_lock lock(topics_mu_);
     topics_.erase(topics_.find(name));
   }
@@ -328,6 +440,10 @@ Status EngineImpl::delete_topic(std::string_view name) {
                                        std::to_string(monotonic_ms()));
   if (auto s = env_->rename_file(dir, graveyard); !s) return s;
   if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
+  // Like Kafka, the committed offsets of a deleted topic go with it.
+  auto removed = group_offsets_->remove_topic(name, wall_clock_ms());
+  if (!removed)
+    return fail(removed.error().with_context("remove the offsets of topic " + std::string(name)));
   return remove_tree(*env_, graveyard);
 }
 
@@ -586,11 +702,11 @@ Status EngineImpl::commit_offset(std::string_view group, std::string_view topic,
                                  std::string_view metadata) {
   if (auto problem = group_id_problem(group); !problem.empty())
     return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
-  if (auto problem = topic_name_problem(topic); !problem.empty())
-    return fail(Errc::kInvalidArgument, "topic '" + std::string(topic) + "': " + problem);
-  if (partition < 0) return fail(Errc::kInvalidArgument, "partition must be >= 0");
   if (metadata.size() > 4096) return fail(Errc::kTooLarge, "offset metadata above 4096 bytes");
-  return group_offsets_->commit(group, topic, partition, offset, metadata);
+  // Held shared until the commit is stored, so that delete_topic (exclusive) removes it too.
+  std::shared_lock topic_lock(commit_topics_mu_);
+  if (auto p = find_partition(topic, partition); !p) return fail(p.error());
+  return group_offsets_->commit(group, topic, partition, offset, metadata, wall_clock_ms());
 }
 
 Result<std::optional<CommittedOffset>> EngineImpl::committed_offset(std::string_view group,
@@ -599,6 +715,24 @@ Result<std::optional<CommittedOffset>> EngineImpl::committed_offset(std::string_
   if (auto problem = group_id_problem(group); !problem.empty())
     return fail(Errc::kInvalidArgument, "group '" + std::string(group) + "': " + problem);
   return group_offsets_->get(group, topic, partition);
+}
+
+void EngineImpl::touch_group(std::string_view group) {
+  if (!group_offsets_ || !group_id_problem(group).empty()) return;
+  group_offsets_->touch(group, wall_clock_ms());
+}
+
+void EngineImpl::expire_group_offsets() {
+  auto expired = group_offsets_->expire(wall_clock_ms(), options_.offsets_retention_ms,
+                                        kMaxExpiredOffsetsPerCheck);
+  if (!expired) {
+    RINGLOG_WARN("engine: expiring idle groups' offsets: %s", expired.error().to_string().c_str());
+    return;
+  }
+  if (*expired == 0) return;
+  counters_.offsets_expired.fetch_add(*expired, std::memory_order_relaxed);
+  RINGLOG_INFO("engine: %zu committed offsets expired (their groups were idle for %llu ms)",
+               *expired, static_cast<unsigned long long>(options_.offsets_retention_ms));
 }
 
 Result<std::vector<GroupOffset>> EngineImpl::list_group_offsets(std::string_view group) const {
@@ -666,10 +800,12 @@ void EngineImpl::request_checkpoint() {
 void EngineImpl::maintenance_loop() {
   std::uint64_t next_checkpoint = monotonic_ms() + options_.checkpoint_interval_ms;
   std::uint64_t next_retention = monotonic_ms() + options_.retention_check_interval_ms;
+  std::uint64_t next_lock_check = monotonic_ms() + kLockCheckIntervalMs;
+  std::uint64_t next_expiry = monotonic_ms() + kOffsetsExpiryIntervalMs;
   std::unique_lock lock(maintenance_mu_);
   while (!maintenance_stop_) {
     std::uint64_t now = monotonic_ms();
-    std::uint64_t wake = std::min(next_checkpoint, next_retention);
+    std::uint64_t wake = std::min({next_checkpoint, next_retention, next_lock_check, next_expiry});
     if (wake > now && !checkpoint_requested_)
       maintenance_cv_.wait_for(
           lock, std::chrono::milliseconds(std::min<std::uint64_t>(wake - now, 1000)));
@@ -696,6 +832,14 @@ void EngineImpl::maintenance_loop() {
         RINGLOG_WARN("engine: retention: %s", s.error().to_string().c_str());
       next_retention = now + options_.retention_check_interval_ms;
     }
+    if (now >= next_lock_check) {
+      check_lock_file();
+      next_lock_check = now + kLockCheckIntervalMs;
+    }
+    if (now >= next_expiry) {
+      expire_group_offsets();
+      next_expiry = now + kOffsetsExpiryIntervalMs;
+    }
     lock.lock();
   }
 }
@@ -718,6 +862,7 @@ Result<EngineStats> EngineImpl::stats() const {
   s.prepared_rolls = load(counters_.prepared_rolls);
   s.fetches = load(counters_.fetches);
   s.segments_deleted = load(counters_.segments_deleted);
+  s.offsets_expired = load(counters_.offsets_expired);
   s.checkpoints = load(counters_.checkpoints);
   s.append_busy = load(counters_.append_busy);
   s.pending_bytes = pending_bytes_.load(std::memory_order_relaxed);
@@ -737,7 +882,10 @@ Result<EngineStats> EngineImpl::stats() const {
   s.recovery_truncated_bytes = recovery_stats_.truncated_bytes;
   s.recovery_ms = recovery_ms_;
   s.recovered_clean_shutdown = recovered_clean_;
-  s.damage = damage_;
+  {
+    std::lock_guard lock(damage_mu_);
+    s.damage = damage_;
+  }
   s.env = env_name_;
   return s;
 }
@@ -772,6 +920,7 @@ Status EngineImpl::close() {
     closed_ = true;
     stop_threads(true);
     lock_.reset();
+    dir_lock_.reset();
     return {};
   }
   stop_threads(false);
@@ -800,6 +949,7 @@ Status EngineImpl::close() {
     topics_.clear();
   }
   lock_.reset();
+  dir_lock_.reset();
   return result;
 }
 
@@ -812,6 +962,7 @@ void EngineImpl::crash_for_testing() {
   topics_.clear();
   group_offsets_.reset();
   lock_.reset();
+  dir_lock_.reset();
 }
 
 }  // namespace ringlog

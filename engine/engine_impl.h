@@ -9,7 +9,8 @@
 //     the group commit;
 //   - the syncer (syncer.h): fdatasyncs `interval` partitions when due, and everything for
 //     sync() and close, off the writer thread;
-//   - maintenance: prepares next segments, rewrites the recovery checkpoint, enforces retention.
+//   - maintenance: prepares next segments, rewrites the recovery checkpoint, enforces retention,
+//     expires idle groups' offsets, re-creates a removed `@lock`.
 //
 // Backpressure: `pending_bytes_` counts the bytes of appends queued or in the writer's hands
 // (guarded by queue_mu_, atomic for stats); it rises when an append is queued and falls after
@@ -79,6 +80,7 @@ class EngineImpl final : public Engine {
                                                           std::string_view topic,
                                                           std::int32_t partition) const override;
   Result<std::vector<GroupOffset>> list_group_offsets(std::string_view group) const override;
+  void touch_group(std::string_view group) override;
   Status enforce_retention() override;
   Status sync() override;
   Result<EngineStats> stats() const override;
@@ -96,10 +98,23 @@ class EngineImpl final : public Engine {
   };
 
   Status validate_options() const;
+  // Takes the directory lock and `@lock` (kBusy when another engine holds either).
+  Status lock_data_dir();
+  // Maintenance: re-creates and re-locks `@lock` if it was removed or replaced (logged).
+  void check_lock_file();
   PartitionConfig effective_config(const TopicConfig& config) const;
+  // Reports what earlier starts left in `@quarantine` (EngineStats::damage).
+  Status note_quarantine_leftovers();
+  void report_damage(std::string line);
   Status recover_topics();
   Status recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean,
                        bool same_boot);
+  // Moves the directory of topic `name` into `@quarantine/` (open: no readable `@topic`),
+  // logged at ERROR and reported in EngineStats::damage.
+  Status quarantine_topic(const std::string& name, const std::string& why);
+  // create_topic: a directory already named like the new topic is moved into `@quarantine/`.
+  Status move_leftover_aside(const std::string& name);
+  Status build_topic(const std::string& dir, Topic& topic);
   Result<std::shared_ptr<Topic>> find_topic(std::string_view name) const;
   Result<std::shared_ptr<Partition>> find_partition(std::string_view topic,
                                                     std::int32_t partition) const;
@@ -144,17 +159,25 @@ class EngineImpl final : public Engine {
   // Asks the maintenance thread for a checkpoint now (after a roll: until the checkpoint names a
   // new segment, recovery cannot tell that segment was lost if its file goes missing).
   void request_checkpoint();
+  // Removes offsets of groups idle for offsets_retention_ms (at most
+  // kMaxExpiredOffsetsPerCheck per call); logs a failure.
+  void expire_group_offsets();
 
   EngineOptions options_;
   std::unique_ptr<Env> owned_env_;
   Env* env_ = nullptr;
   std::string env_name_;
-  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<FileLock> dir_lock_;  // flock on the data directory itself
+  std::unique_ptr<FileLock> lock_;      // `@lock`; replaced by check_lock_file (maintenance)
   std::unique_ptr<GroupOffsets> group_offsets_;
 
   mutable std::shared_mutex topics_mu_;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
-  std::mutex admin_mu_;       // serialises create/delete topic
+  std::mutex admin_mu_;  // serialises create/delete topic
+  // Shared by commit_offset from its topic check until the commit is stored; exclusive while
+  // delete_topic removes the topic from topics_ (so no commit to it is stored after its
+  // offsets were removed). Taken before topics_mu_.
+  std::shared_mutex commit_topics_mu_;
   std::mutex checkpoint_mu_;  // serialises checkpoint writes
   Checkpoint last_checkpoint_;
   bool have_checkpoint_ = false;
@@ -221,15 +244,26 @@ class EngineImpl final : public Engine {
   struct Counters {
     std::atomic<std::uint64_t> append_requests{0}, append_batches{0}, append_records{0},
         append_bytes{0}, append_errors{0}, write_cycles{0}, writes{0}, syncs{0}, rolls{0},
-        prepared_rolls{0}, fetches{0}, segments_deleted{0}, checkpoints{0}, append_busy{0};
+        prepared_rolls{0}, fetches{0}, segments_deleted{0}, checkpoints{0}, append_busy{0},
+        offsets_expired{0};
   };
   mutable Counters counters_;
   Syncer syncer_{counters_.syncs};
   RecoveryStats recovery_stats_;
+  // EngineStats::damage. Appended to by open and create_topic (admin_mu_ held), read by stats.
+  mutable std::mutex damage_mu_;
+  std::vector<std::string> damage_;
   std::uint64_t recovery_ms_ = 0;
   bool recovered_clean_ = false;
-  std::vector<std::string> damage_;  // what open() found damaged (EngineStats::damage)
+  bool quarantined_topics_ = false;  // open moved a topic directory into quarantine
 };
+
+// How often maintenance checks that `@lock` is still the file it locked.
+inline constexpr std::uint64_t kLockCheckIntervalMs = 1000;
+// How often maintenance expires idle groups' offsets, and at most how many per time (one write
+// and one fdatasync of delete records), so a mass expiry never stalls commits for long.
+inline constexpr std::uint64_t kOffsetsExpiryIntervalMs = 1000;
+inline constexpr std::size_t kMaxExpiredOffsetsPerCheck = 1000;
 
 std::uint64_t monotonic_ms();
 std::int64_t wall_clock_ms();

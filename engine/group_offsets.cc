@@ -1,112 +1,122 @@
 #include "engine/group_offsets.h"
 
-#include <cstring>
+#include <algorithm>
 
-#include "engine/crc32c.h"
-#include "engine/endian.h"
 #include "engine/file_util.h"
 #include "engine/names.h"
+#include "engine/quarantine.h"
+#include "io/log.h"
 
 namespace ringlog {
 
 namespace {
 
-// [u32 body length][u32 crc32c(body)] body = [u16 group len][group][u16 topic len][topic]
-// [i32 partition][i64 offset][u32 metadata len][metadata]
-void append_record(std::vector<std::byte>& out, std::string_view group, std::string_view topic,
-                   std::int32_t partition, std::int64_t offset, std::string_view metadata) {
-  std::size_t body = 2 + group.size() + 2 + topic.size() + 4 + 8 + 4 + metadata.size();
-  std::size_t at = out.size();
-  out.resize(at + 8 + body);
-  std::byte* p = out.data() + at + 8;
-  auto put_string16 = [&](std::string_view s) {
-    store_be<std::uint16_t>(p, static_cast<std::uint16_t>(s.size()));
-    if (!s.empty()) std::memcpy(p + 2, s.data(), s.size());
-    p += 2 + s.size();
-  };
-  put_string16(group);
-  put_string16(topic);
-  store_be<std::int32_t>(p, partition);
-  store_be<std::int64_t>(p + 4, offset);
-  store_be<std::uint32_t>(p + 12, static_cast<std::uint32_t>(metadata.size()));
-  if (!metadata.empty()) std::memcpy(p + 16, metadata.data(), metadata.size());
-  store_be<std::uint32_t>(out.data() + at, static_cast<std::uint32_t>(body));
-  store_be<std::uint32_t>(out.data() + at + 4, crc32c(std::span(out.data() + at + 8, body)));
-}
-
-struct Decoded {
-  std::string group, topic, metadata;
-  std::int32_t partition = 0;
-  std::int64_t offset = 0;
-  std::size_t bytes = 0;
-};
-
-// Decodes the record at the start of `data`; nullopt if it is torn or damaged.
-std::optional<Decoded> decode_record(std::span<const std::byte> data) {
-  if (data.size() < 8) return std::nullopt;
-  std::uint32_t body = load_be<std::uint32_t>(data.data());
-  if (body < 20 || body > data.size() - 8) return std::nullopt;
-  auto payload = data.subspan(8, body);
-  if (crc32c(payload) != load_be<std::uint32_t>(data.data() + 4)) return std::nullopt;
-  Decoded d;
-  const std::byte* p = payload.data();
-  const std::byte* end = p + payload.size();
-  auto get_string16 = [&](std::string& out) {
-    if (end - p < 2) return false;
-    std::size_t n = load_be<std::uint16_t>(p);
-    if (static_cast<std::size_t>(end - p) < 2 + n) return false;
-    out.assign(reinterpret_cast<const char*>(p + 2), n);
-    p += 2 + n;
-    return true;
-  };
-  if (!get_string16(d.group) || !get_string16(d.topic) || end - p < 16) return std::nullopt;
-  d.partition = load_be<std::int32_t>(p);
-  d.offset = load_be<std::int64_t>(p + 4);
-  std::size_t meta = load_be<std::uint32_t>(p + 12);
-  p += 16;
-  if (static_cast<std::size_t>(end - p) != meta) return std::nullopt;
-  d.metadata.assign(reinterpret_cast<const char*>(p), meta);
-  d.bytes = 8 + body;
-  return d;
+std::string describe_gaps(const OffsetFileScan& scan) {
+  std::string out;
+  std::uint64_t total = 0;
+  for (const auto& gap : scan.damage)
+    total += gap.bytes;
+  const auto& first = scan.damage.front();
+  out = "damaged at byte " + std::to_string(first.position) + " (" + std::to_string(total) +
+        " unreadable bytes";
+  if (scan.damage.size() > 1) out += " in " + std::to_string(scan.damage.size()) + " places";
+  out += ")";
+  return out;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<GroupOffsets>> GroupOffsets::open(Env& env, std::string dir) {
+Result<std::unique_ptr<GroupOffsets>> GroupOffsets::open(Env& env, std::string dir,
+                                                         std::int64_t now_ms,
+                                                         std::vector<std::string>& damage) {
   std::unique_ptr<GroupOffsets> store(new GroupOffsets(env, std::move(dir)));
-  if (auto s = store->load_and_compact(); !s) return fail(s.error());
+  if (auto s = store->load(now_ms, damage); !s) return fail(s.error());
   return store;
 }
 
-Status GroupOffsets::load_and_compact() {
+void GroupOffsets::apply(OffsetRecord&& r) {
+  Key key{std::move(r.group), std::move(r.topic), r.partition};
+  if (r.kind == OffsetRecordKind::kDelete) {
+    offsets_.erase(key);
+    return;
+  }
+  offsets_[std::move(key)] = Entry{{r.offset, std::move(r.metadata)}, r.time_ms};
+}
+
+bool GroupOffsets::report_damage(const std::vector<std::byte>& bytes, const OffsetFileScan& scan,
+                                 std::int64_t now_ms, std::vector<std::string>& damage) {
+  std::string path = join_path(dir_, kGroupOffsetsFileName);
+  std::string what = path + ": " + describe_gaps(scan) + "; kept the " +
+                     std::to_string(scan.records) + " sound records (" +
+                     std::to_string(scan.records - scan.records_after) + " before the damage, " +
+                     std::to_string(scan.records_after) +
+                     " after it); commits in the damaged bytes are lost";
+  auto copy = copy_to_quarantine(env_, dir_, kGroupOffsetsFileName, bytes, now_ms);
+  if (!copy) {
+    RINGLOG_ERROR("engine: %s; the original could not be kept (%s), so the file is left as it is",
+                  what.c_str(), copy.error().to_string().c_str());
+    damage.push_back(what + "; left in place (no copy could be made)");
+    return false;
+  }
+  RINGLOG_ERROR(
+      "engine: %s; the damaged original is kept as %s (inspect it, then remove it); the file is "
+      "rewritten with what was kept",
+      what.c_str(), copy->c_str());
+  damage.push_back(what + "; the original is kept as " + *copy);
+  return true;
+}
+
+Status GroupOffsets::load(std::int64_t now_ms, std::vector<std::string>& damage) {
   std::string path = join_path(dir_, kGroupOffsetsFileName);
   auto bytes = read_whole_file(env_, path);
   if (!bytes && bytes.error().code() != Errc::kNotFound) return fail(bytes.error());
-  if (bytes) {
-    std::span<const std::byte> rest(*bytes);
-    while (auto d = decode_record(rest)) {
-      offsets_[{d->group, d->topic, d->partition}] = {d->offset, d->metadata};
-      rest = rest.subspan(d->bytes);
-    }
+  OffsetFileScan scan;
+  if (bytes)
+    scan =
+        scan_offset_records(*bytes, [&](OffsetRecord&& r, std::uint64_t) { apply(std::move(r)); });
+  for (const auto& [key, entry] : offsets_) {
+    Group& g = groups_[std::get<0>(key)];
+    g.last_used_ms = std::max({g.last_used_ms, entry.commit_ms, now_ms});
+    ++g.offsets;
   }
-  std::vector<std::byte> compacted;
-  for (const auto& [key, value] : offsets_)
-    append_record(compacted, std::get<0>(key), std::get<1>(key), std::get<2>(key), value.offset,
-                  value.metadata);
-  if (auto s = write_file_atomically(env_, dir_, kGroupOffsetsFileName, compacted); !s) return s;
-  auto file = env_.open_file(path, OpenMode::kReadWrite);
+  if (scan.torn_tail) {
+    RINGLOG_INFO("engine: %s: dropped a torn commit record (%llu bytes at byte %llu)", path.c_str(),
+                 static_cast<unsigned long long>(scan.torn_tail->bytes),
+                 static_cast<unsigned long long>(scan.torn_tail->position));
+  }
+  bool compact = true;
+  if (!scan.damage.empty()) compact = report_damage(*bytes, scan, now_ms, damage);
+  if (compact) {
+    if (auto s = write_file_atomically(env_, dir_, kGroupOffsetsFileName, compacted()); !s)
+      return s;
+  }
+  auto file = env_.open_file(path, compact ? OpenMode::kReadWrite : OpenMode::kCreateReadWrite);
   if (!file) return fail(file.error());
   file_ = std::move(*file);
-  end_ = compacted.size();
+  if (compact) {
+    auto size = file_->size();
+    if (!size) return fail(size.error());
+    end_ = *size;
+  } else {
+    end_ = scan.valid_end;  // appends go after the last sound record (a torn tail is cut)
+    if (auto s = file_->truncate(end_); !s) return s;
+    if (auto s = file_->sync(); !s) return s;
+  }
   return {};
 }
 
-Status GroupOffsets::commit(std::string_view group, std::string_view topic, std::int32_t partition,
-                            std::int64_t offset, std::string_view metadata) {
-  std::vector<std::byte> record;
-  append_record(record, group, topic, partition, offset, metadata);
-  std::lock_guard lock(mu_);
-  iovec iov{record.data(), record.size()};
+std::vector<std::byte> GroupOffsets::compacted() const {
+  std::vector<std::byte> out;
+  for (const auto& [key, entry] : offsets_) {
+    encode_offset_record(
+        out, {OffsetRecordKind::kCommit, std::get<0>(key), std::get<1>(key), std::get<2>(key),
+              entry.value.offset, entry.value.metadata, entry.commit_ms});
+  }
+  return out;
+}
+
+Status GroupOffsets::append(const std::vector<std::byte>& bytes) {
+  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
   Status s = file_->write_at(FilePos(end_), std::span(&iov, 1));
   if (s) s = file_->sync();
   if (!s) {
@@ -115,8 +125,23 @@ Status GroupOffsets::commit(std::string_view group, std::string_view topic, std:
     (void)file_->truncate(end_);
     return s;
   }
-  end_ += record.size();
-  offsets_[{std::string(group), std::string(topic), partition}] = {offset, std::string(metadata)};
+  end_ += bytes.size();
+  return {};
+}
+
+Status GroupOffsets::commit(std::string_view group, std::string_view topic, std::int32_t partition,
+                            std::int64_t offset, std::string_view metadata, std::int64_t now_ms) {
+  std::vector<std::byte> record;
+  encode_offset_record(record, {OffsetRecordKind::kCommit, std::string(group), std::string(topic),
+                                partition, offset, std::string(metadata), now_ms});
+  std::lock_guard file_lock(file_mu_);
+  if (auto s = append(record); !s) return s;
+  std::lock_guard lock(mu_);
+  Key key{std::string(group), std::string(topic), partition};
+  auto [it, added] = offsets_.insert_or_assign(key, Entry{{offset, std::string(metadata)}, now_ms});
+  Group& g = groups_.try_emplace(std::string(group)).first->second;
+  g.last_used_ms = std::max(g.last_used_ms, now_ms);
+  if (added) ++g.offsets;
   return {};
 }
 
@@ -125,7 +150,7 @@ std::optional<CommittedOffset> GroupOffsets::get(std::string_view group, std::st
   std::lock_guard lock(mu_);
   auto it = offsets_.find({std::string(group), std::string(topic), partition});
   if (it == offsets_.end()) return std::nullopt;
-  return it->second;
+  return it->second.value;
 }
 
 std::vector<GroupOffset> GroupOffsets::list(std::string_view group) const {
@@ -133,14 +158,75 @@ std::vector<GroupOffset> GroupOffsets::list(std::string_view group) const {
   std::lock_guard lock(mu_);
   for (auto it = offsets_.lower_bound({std::string(group), std::string(), INT32_MIN});
        it != offsets_.end() && std::get<0>(it->first) == group; ++it)
-    out.push_back(
-        {std::get<1>(it->first), std::get<2>(it->first), it->second.offset, it->second.metadata});
+    out.push_back({std::get<1>(it->first), std::get<2>(it->first), it->second.value.offset,
+                   it->second.value.metadata});
   return out;
 }
 
 std::size_t GroupOffsets::size() const {
   std::lock_guard lock(mu_);
   return offsets_.size();
+}
+
+void GroupOffsets::touch(std::string_view group, std::int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  auto it = groups_.find(group);
+  if (it != groups_.end()) it->second.last_used_ms = std::max(it->second.last_used_ms, now_ms);
+}
+
+void GroupOffsets::erase_key(const Key& key) {
+  if (offsets_.erase(key) == 0) return;
+  auto g = groups_.find(std::get<0>(key));
+  if (g != groups_.end() && --g->second.offsets == 0) groups_.erase(g);
+}
+
+Status GroupOffsets::remove_keys(const std::vector<Key>& keys, std::int64_t now_ms) {
+  if (keys.empty()) return {};
+  std::vector<std::byte> records;
+  for (const Key& key : keys)
+    encode_offset_record(records, {OffsetRecordKind::kDelete,
+                                   std::get<0>(key),
+                                   std::get<1>(key),
+                                   std::get<2>(key),
+                                   -1,
+                                   {},
+                                   now_ms});
+  if (auto s = append(records); !s) return s;
+  std::lock_guard lock(mu_);
+  for (const Key& key : keys)
+    erase_key(key);
+  return {};
+}
+
+Result<std::size_t> GroupOffsets::expire(std::int64_t now_ms, std::uint64_t retention_ms,
+                                         std::size_t max_offsets) {
+  std::lock_guard file_lock(file_mu_);  // no commit between choosing and removing
+  std::vector<Key> keys;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, group] : groups_) {
+      if (keys.size() >= max_offsets) break;
+      if (now_ms - group.last_used_ms < static_cast<std::int64_t>(retention_ms)) continue;
+      for (auto it = offsets_.lower_bound({name, std::string(), INT32_MIN});
+           it != offsets_.end() && std::get<0>(it->first) == name && keys.size() < max_offsets;
+           ++it)
+        keys.push_back(it->first);
+    }
+  }
+  if (auto s = remove_keys(keys, now_ms); !s) return fail(s.error());
+  return keys.size();
+}
+
+Result<std::size_t> GroupOffsets::remove_topic(std::string_view topic, std::int64_t now_ms) {
+  std::lock_guard file_lock(file_mu_);
+  std::vector<Key> keys;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, entry] : offsets_)
+      if (std::get<1>(key) == topic) keys.push_back(key);
+  }
+  if (auto s = remove_keys(keys, now_ms); !s) return fail(s.error());
+  return keys.size();
 }
 
 }  // namespace ringlog

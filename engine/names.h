@@ -18,6 +18,7 @@ inline constexpr std::string_view kGroupOffsetsFileName = "@group-offsets";
 inline constexpr std::string_view kTopicConfigFileName = "@topic";
 inline constexpr std::string_view kPreparedSegmentName = "@next.log";
 inline constexpr std::string_view kDeletedTopicPrefix = "@deleted-";
+inline constexpr std::string_view kQuarantineDirName = "@quarantine";
 inline constexpr std::string_view kTempSuffix = ".tmp";
 
 inline constexpr std::string_view kLogSuffix = ".log";

@@ -85,10 +85,17 @@ struct WriteOp {
   Status result;
 };
 
-// An advisory whole-directory lock (flock on a lock file); released by the destructor.
+// An advisory exclusive lock (flock) on a file or a directory, held through an open descriptor;
+// released by the destructor.
 class FileLock {
  public:
   virtual ~FileLock() = default;
+
+  // Whether the path the lock was taken on still names the locked file or directory (same
+  // st_dev and st_ino as the held descriptor). false when it was removed or replaced: another
+  // process opening the path now would lock something else. Errors other than "no such file"
+  // (which is false) come from stat.
+  virtual Result<bool> still_at_path() = 0;
 
  protected:
   FileLock() = default;
@@ -114,8 +121,15 @@ class Env {
   // Names (not paths) of the entries of a directory, without "." and "..", unsorted.
   virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
   virtual Result<bool> exists(const std::string& path) = 0;
-  // Takes an exclusive lock on `path` (created if missing). kBusy if another process holds it.
+  // Takes an exclusive lock on the file `path` (created if missing) and writes this process's id
+  // into it ("<pid>\n", for operators). kBusy if another process (or another lock in this
+  // process) holds it. A stray `rm` of the file defeats such a lock: a new file gets the name
+  // and can be locked again; see lock_dir and FileLock::still_at_path.
   virtual Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) = 0;
+  // Takes an exclusive lock on the directory `path` itself (flock on an O_RDONLY|O_DIRECTORY
+  // descriptor), which must exist. kBusy if another process (or another lock in this process)
+  // holds it. Nothing removed inside the directory releases it.
+  virtual Result<std::unique_ptr<FileLock>> lock_dir(const std::string& path) = 0;
 
   // Names this boot of the machine: the same until the kernel restarts, so that a recovery can
   // tell a process crash (the page cache survived: everything written is still there) from a

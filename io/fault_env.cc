@@ -424,4 +424,8 @@ Result<std::unique_ptr<FileLock>> FaultInjectionEnv::lock_file(const std::string
   return base_.lock_file(path);
 }
 
+Result<std::unique_ptr<FileLock>> FaultInjectionEnv::lock_dir(const std::string& path) {
+  return base_.lock_dir(path);
+}
+
 }  // namespace ringlog

@@ -92,6 +92,7 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) override;
   // The base Env's, plus the number of power losses simulated so far: each is a new boot.
   std::string boot_id() override;
+  Result<std::unique_ptr<FileLock>> lock_dir(const std::string& path) override;
 
  private:
   friend class FaultFile;

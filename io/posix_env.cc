@@ -46,12 +46,47 @@ auto retry_eintr(Call call) {
 
 class PosixLock final : public FileLock {
  public:
-  explicit PosixLock(int fd) : fd_(fd) {}
+  PosixLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   ~PosixLock() override { ::close(fd_); }  // closing the descriptor releases the flock
+
+  Result<bool> still_at_path() override {
+    struct stat held {
+    }, named{};
+    if (::fstat(fd_, &held) != 0) return fail(errno_error("fstat", path_));
+    if (::stat(path_.c_str(), &named) != 0) {
+      if (errno == ENOENT) return false;
+      return fail(errno_error("stat", path_));
+    }
+    return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+  }
 
  private:
   int fd_;
+  std::string path_;
 };
+
+// flock(LOCK_EX | LOCK_NB) on `fd` (opened on `path`): the lock, or kBusy; closes `fd` on failure.
+Result<std::unique_ptr<FileLock>> take_lock(int fd, const std::string& path) {
+  if (retry_eintr([&] { return ::flock(fd, LOCK_EX | LOCK_NB); }) != 0) {
+    int lock_errno = errno;
+    ::close(fd);
+    if (lock_errno == EWOULDBLOCK) {
+      return fail(error_from_errno(lock_errno, "lock " + path + ": another process holds it"));
+    }
+    return fail(error_from_errno(lock_errno, "lock " + path));
+  }
+  return std::unique_ptr<FileLock>(std::make_unique<PosixLock>(fd, path));
+}
+
+// Replaces the content of the lock file `fd` with "<pid>\n".
+Status write_pid(int fd, const std::string& path) {
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (retry_eintr([&] { return ::ftruncate(fd, 0); }) != 0)
+    return fail(errno_error("ftruncate", path));
+  ssize_t n = retry_eintr([&] { return ::pwrite(fd, pid.data(), pid.size(), 0); });
+  if (n != static_cast<ssize_t>(pid.size())) return fail(errno_error("write", path));
+  return {};
+}
 
 }  // namespace
 
@@ -189,15 +224,16 @@ Result<bool> PosixEnv::exists(const std::string& path) {
 Result<std::unique_ptr<FileLock>> PosixEnv::lock_file(const std::string& path) {
   int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644); });
   if (fd < 0) return fail(errno_error("open lock file", path));
-  if (retry_eintr([&] { return ::flock(fd, LOCK_EX | LOCK_NB); }) != 0) {
-    int lock_errno = errno;
-    ::close(fd);
-    if (lock_errno == EWOULDBLOCK) {
-      return fail(error_from_errno(lock_errno, "lock " + path + ": another process holds it"));
-    }
-    return fail(error_from_errno(lock_errno, "lock " + path));
-  }
-  return std::make_unique<PosixLock>(fd);
+  auto lock = take_lock(fd, path);
+  if (!lock) return lock;
+  if (auto s = write_pid(fd, path); !s) return fail(s.error());
+  return lock;
+}
+
+Result<std::unique_ptr<FileLock>> PosixEnv::lock_dir(const std::string& path) {
+  int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) return fail(errno_error("open directory", path));
+  return take_lock(fd, path);
 }
 
 std::unique_ptr<Env> make_posix_env() {

@@ -47,6 +47,7 @@ class PosixEnv : public Env {
   Result<std::vector<std::string>> list_dir(const std::string& path) override;
   Result<bool> exists(const std::string& path) override;
   Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) override;
+  Result<std::unique_ptr<FileLock>> lock_dir(const std::string& path) override;
 };
 
 }  // namespace ringlog

@@ -278,11 +278,16 @@ void Broker::offset_commit(const RequestHeader& header, OffsetCommitRequest requ
         if (code == error::kNone && metadata.size() > options_.max_offset_metadata_bytes) {
           code = error::kOffsetMetadataTooLarge;
         }
+        if (code == error::kNone && !is_valid_group_id(request.group_id)) {
+          code = error::kInvalidGroupId;
+        }
         if (code == error::kNone) {
           Status s = engine_.commit_offset(request.group_id, t.name, p.partition_index,
                                            p.committed_offset, metadata);
+          // The group id is valid here, so kInvalidArgument is a topic name no topic can have:
+          // like kNotFound (no such topic or partition), UNKNOWN_TOPIC_OR_PARTITION.
           if (!s) {
-            code = s.error().code() == Errc::kInvalidArgument ? error::kInvalidGroupId
+            code = s.error().code() == Errc::kInvalidArgument ? error::kUnknownTopicOrPartition
                                                               : error_code_for(s.error());
           }
         }

@@ -105,8 +105,11 @@ class Broker {
 
   // A partition's high watermark advanced: wakes parked long polls that read it.
   void on_visible(std::string_view topic, std::int32_t partition, std::int64_t now_ms);
-  // Completes long polls whose max_wait has passed and drives the coordinator's timers.
+  // Completes long polls whose max_wait has passed and drives the coordinator's timers. At most
+  // once per kGroupTouchIntervalMs it also tells the engine which groups have members
+  // (Engine::touch_group), so that their offsets do not expire.
   void tick(std::int64_t now_ms);
+  static constexpr std::int64_t kGroupTouchIntervalMs = 60'000;
   // When tick() next has something to do.
   std::optional<std::int64_t> next_deadline_ms() const;
   // Answers every parked long poll now, with what there is (the server is shutting down).
@@ -180,6 +183,7 @@ class Broker {
   std::uint64_t visibility_events_ = 0;     // on_visible calls so far
   std::atomic<std::size_t> long_polls_{0};  // fetches that may park, until they reply
   std::size_t appends_in_flight_ = 0;
+  std::int64_t next_group_touch_ms_ = 0;
 
   std::set<PartitionQueue::Key> producers_loaded_;  // partitions whose producer state was rebuilt
   // A partition's Produce work in arrival order across validation on a worker and producer-state

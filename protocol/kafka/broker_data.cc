@@ -375,6 +375,11 @@ void Broker::on_visible(std::string_view topic, std::int32_t partition, std::int
 
 void Broker::tick(std::int64_t now_ms) {
   coordinator_.tick(now_ms);
+  if (now_ms >= next_group_touch_ms_) {  // groups with members keep their offsets alive
+    for (const std::string& group : coordinator_.groups_with_members())
+      engine_.touch_group(group);
+    next_group_touch_ms_ = now_ms + kGroupTouchIntervalMs;
+  }
   std::vector<Parked> due;
   std::erase_if(parked_, [&](Parked& p) {
     if (p.deadline_ms > now_ms) return false;

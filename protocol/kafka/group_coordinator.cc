@@ -363,4 +363,12 @@ std::optional<GroupCoordinator::GroupView> GroupCoordinator::describe(
   return view;
 }
 
+std::vector<std::string> GroupCoordinator::groups_with_members() const {
+  std::vector<std::string> out;
+  for (const auto& [name, group] : groups_) {
+    if (!group.members.empty()) out.push_back(name);
+  }
+  return out;
+}
+
 }  // namespace ringlog::kafka

@@ -83,6 +83,8 @@ class GroupCoordinator {
     std::vector<std::string> members;  // in join order
   };
   std::optional<GroupView> describe(std::string_view group_id) const;
+  // The ids of the groups that have members now (sorted).
+  std::vector<std::string> groups_with_members() const;
 
  private:
   struct Member {

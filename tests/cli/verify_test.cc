@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli/cli_support.h"
+#include "engine/group_offsets_file.h"
 
 namespace ringlog::cli::test {
 
@@ -128,6 +129,83 @@ TEST_CASE("cli: verify tells a crash's torn tail (warning) from damage in the la
     CHECK_MESSAGE(r.exit_code == 3, r.out);
     CHECK(r.out.find("DAMAGED") != std::string::npos);
   }
+}
+
+TEST_CASE("cli: verify checks every @group-offsets record: damage in the middle vs a torn tail") {
+  TempDir dir;
+  produce_across_segments(dir);
+  std::vector<std::byte> records;
+  std::vector<std::size_t> starts;
+  for (int i = 0; i < 20; ++i) {
+    starts.push_back(records.size());
+    encode_offset_record(records, {OffsetRecordKind::kCommit, "g" + std::to_string(i), "t", 0, i,
+                                   "", 1'700'000'000'000 + i});
+  }
+  std::string bytes(reinterpret_cast<const char*>(records.data()), records.size());
+  const std::string path = dir / "ringlog-data/@group-offsets";
+  SUBCASE("a flipped byte in the middle is damage, named by file and byte") {
+    bytes[starts[5] + 12] ^= 0x20;
+    write_file(path, bytes);
+    RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+    CHECK_MESSAGE(r.exit_code == 3, r.out);
+    CHECK(r.out.find("DAMAGED ringlog-data/@group-offsets at byte " + std::to_string(starts[5]) +
+                     ": " + std::to_string(starts[6] - starts[5]) +
+                     " bytes hold no sound record") != std::string::npos);
+    Json report = parse_json(run_ringlog(dir.path(), {"verify", "ringlog-data", "--json"}).out);
+    CHECK(report["offset_records"].number == 19);
+  }
+  SUBCASE("a last record cut short is a torn commit: a warning") {
+    write_file(path, bytes.substr(0, bytes.size() - 7));
+    RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+    CHECK_MESSAGE(r.exit_code == 0, r.out);
+    CHECK(r.out.find("warning: ringlog-data/@group-offsets at byte " + std::to_string(starts[19]) +
+                     ": the last") != std::string::npos);
+  }
+  SUBCASE("sound records are clean") {
+    write_file(path, bytes);
+    RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+    CHECK_MESSAGE(r.exit_code == 0, r.out);
+  }
+}
+
+TEST_CASE("cli: verify reports a topic directory without a sound @topic") {
+  TempDir dir;
+  produce_across_segments(dir);
+  const std::string config = dir / "ringlog-data/t/@topic";
+  SUBCASE("a flipped byte fails the checksum") {
+    std::string text = read_file(config);
+    text[text.find("partitions=") + 11] ^= 0x01;
+    write_file(config, text);
+    RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+    CHECK_MESSAGE(r.exit_code == 3, r.out);
+    CHECK(r.out.find("DAMAGED ringlog-data/t/@topic at byte 0: topic config: checksum mismatch") !=
+          std::string::npos);
+  }
+  SUBCASE("no @topic at all") {
+    std::filesystem::remove(config);
+    RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+    CHECK_MESSAGE(r.exit_code == 3, r.out);
+    CHECK(r.out.find("DAMAGED ringlog-data/t at byte 0: no @topic") != std::string::npos);
+  }
+  SUBCASE("a version 1 @topic (no checksum) is sound") {
+    write_file(config, "ringlog-topic 1\npartitions=1\nsegment_bytes=8192\nend\n");
+    RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+    CHECK_MESSAGE(r.exit_code == 0, r.out);
+  }
+}
+
+TEST_CASE("cli: verify reports what is left in @quarantine as damage") {
+  TempDir dir;
+  produce_across_segments(dir);
+  std::filesystem::create_directories(dir / "ringlog-data/@quarantine/t-1700000000000/0");
+  write_file(dir / "ringlog-data/@quarantine/@group-offsets-1700000000001", "x");
+  RunResult r = run_ringlog(dir.path(), {"verify", "ringlog-data"});
+  CHECK_MESSAGE(r.exit_code == 3, r.out);
+  CHECK(r.out.find("DAMAGED ringlog-data/@quarantine/t-1700000000000 at byte 0: moved aside") !=
+        std::string::npos);
+  CHECK(r.out.find("DAMAGED ringlog-data/@quarantine/@group-offsets-1700000000001") !=
+        std::string::npos);
+  CHECK(r.out.find("2 damaged place(s) found") != std::string::npos);
 }
 
 TEST_CASE("cli: verify of a directory that does not exist is an error, not a clean report") {

@@ -283,6 +283,9 @@ TEST_CASE("engine: a second engine on the same directory gets kBusy") {
 TEST_CASE("engine: committed offsets survive reopen and a crash, with their metadata") {
   EngineFixture f;
   Engine& e = f.open();
+  TopicConfig two;
+  two.partitions = 2;
+  REQUIRE(e.create_topic("t", two));
   CHECK(e.committed_offset("g", "t", 0).value() == std::nullopt);
   REQUIRE(e.commit_offset("g", "t", 0, 10, "meta"));
   REQUIRE(e.commit_offset("g", "t", 0, 12));
@@ -304,6 +307,10 @@ TEST_CASE("engine: committed offsets survive reopen and a crash, with their meta
 TEST_CASE("engine: list_group_offsets returns every committed offset of a group, across reopen") {
   EngineFixture f;
   Engine& e = f.open();
+  TopicConfig two;
+  two.partitions = 2;
+  REQUIRE(e.create_topic("t", two));
+  REQUIRE(e.create_topic("u", {}));
   CHECK(e.list_group_offsets("g").value().empty());
   REQUIRE(e.commit_offset("g", "t", 1, 7));
   REQUIRE(e.commit_offset("g", "t", 0, 5, "a"));

@@ -15,6 +15,7 @@
 #include "engine/engine_impl.h"
 #include "io/env.h"
 #include "io/fault_env.h"
+#include "io/log.h"
 #include "tests/support/files.h"
 
 namespace ringlog::test {
@@ -23,6 +24,15 @@ namespace ringlog::test {
 class ScratchDir : public ringlog::testing::TempDir {
  public:
   ScratchDir() : TempDir(Where::kMemory) {}
+};
+
+// Silences the engine's log for a scope (tests that provoke the errors it logs).
+struct QuietLog {
+  QuietLog() : saved(log_level()) { set_log_level(LogLevel::kOff); }
+  ~QuietLog() { set_log_level(saved); }
+  QuietLog(const QuietLog&) = delete;
+  QuietLog& operator=(const QuietLog&) = delete;
+  LogLevel saved;
 };
 
 // One batch of records "<prefix>-0", "<prefix>-1", ... with the given timestamp.

@@ -62,6 +62,9 @@ class GatedEnv final : public Env {
   Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) override {
     return base_.lock_file(path);
   }
+  Result<std::unique_ptr<FileLock>> lock_dir(const std::string& path) override {
+    return base_.lock_dir(path);
+  }
 
  private:
   class GatedFile final : public File {

@@ -299,6 +299,7 @@ namespace ringlog::test {
 TEST_CASE("recovery: a torn consumer-offset commit is ignored and the previous value stands") {
   EngineFixture f;
   Engine& e = f.open();
+  REQUIRE(e.create_topic("t", {}));
   REQUIRE(e.commit_offset("g", "t", 0, 41, "m"));
   REQUIRE(e.close());
   f.engine.reset();
@@ -419,15 +420,23 @@ TEST_CASE("recovery: a damaged checkpoint is ignored and every segment is scanne
   CHECK(f.all_values("t").size() == 30);
 }
 
-TEST_CASE("recovery: a topic whose creation did not finish is removed on open") {
+TEST_CASE("recovery: a topic whose creation did not finish is moved aside on open, not removed") {
   EngineFixture f;
   f.open();
   REQUIRE(f.engine->close());
   f.engine.reset();
   std::filesystem::create_directories(f.options.data_dir + "/half/0");
+  ringlog::testing::write_file(f.options.data_dir + "/half/0/00000000000000000000.log", "bytes");
+  QuietLog quiet;
   Engine& e = f.open();
   CHECK(e.list_topics().empty());
   CHECK_FALSE(std::filesystem::exists(f.options.data_dir + "/half"));
+  std::vector<std::string> moved;
+  for (const auto& entry : std::filesystem::directory_iterator(f.options.data_dir + "/" +
+                                                               std::string(kQuarantineDirName)))
+    moved.push_back(entry.path().string());
+  REQUIRE(moved.size() == 1);
+  CHECK(ringlog::testing::read_file(moved[0] + "/0/00000000000000000000.log") == "bytes");
   REQUIRE(e.create_topic("half", TopicConfig{}));
 }
 

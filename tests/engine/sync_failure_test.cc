@@ -8,17 +8,10 @@
 
 #include "engine/names.h"
 #include "engine_test_util.h"
-#include "io/log.h"
 
 namespace ringlog::test {
 
 namespace {
-
-struct QuietLog {
-  QuietLog() : saved(log_level()) { set_log_level(LogLevel::kOff); }
-  ~QuietLog() { set_log_level(saved); }
-  LogLevel saved;
-};
 
 PartitionInfo partition_info(Engine& e, const std::string& topic, int partition = 0) {
   auto info = e.describe_topic(topic);

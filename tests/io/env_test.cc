@@ -2,6 +2,7 @@
 // no faults armed.
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
@@ -149,6 +150,45 @@ TEST_CASE_TEMPLATE("env: a second lock on the same file is busy until the first 
   CHECK(second.error().message().find("another process holds it") != std::string::npos);
   first->reset();
   CHECK(env->lock_file(path).has_value());
+}
+
+TEST_CASE_TEMPLATE("env: a directory lock is busy for a second taker, whatever is removed inside",
+                   Maker, RINGLOG_EACH_ENV) {
+  std::unique_ptr<Env> env = Maker::make();
+  if (!env) return;
+  TempDir dir;
+  std::string path = dir / "data";
+  REQUIRE(env->create_dir(path));
+  Result<std::unique_ptr<FileLock>> first = env->lock_dir(path);
+  REQUIRE(first);
+  REQUIRE(env->lock_file(path + "/LOCK"));  // then removed: the directory lock does not care
+  REQUIRE(env->remove_file(path + "/LOCK"));
+  Result<std::unique_ptr<FileLock>> second = env->lock_dir(path);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code() == Errc::kBusy);
+  CHECK(second.error().message().find("another process holds it") != std::string::npos);
+  CHECK((*first)->still_at_path().value());
+  first->reset();
+  CHECK(env->lock_dir(path).has_value());
+  CHECK(env->lock_dir(dir / "missing").error().code() == Errc::kNotFound);
+}
+
+TEST_CASE_TEMPLATE("env: a file lock knows when its path was removed or replaced", Maker,
+                   RINGLOG_EACH_ENV) {
+  std::unique_ptr<Env> env = Maker::make();
+  if (!env) return;
+  TempDir dir;
+  std::string path = dir / "LOCK";
+  Result<std::unique_ptr<FileLock>> lock = env->lock_file(path);
+  REQUIRE(lock);
+  CHECK(read_whole_file(path) == std::to_string(::getpid()) + "\n");
+  CHECK((*lock)->still_at_path().value());
+  REQUIRE(env->remove_file(path));
+  CHECK_FALSE((*lock)->still_at_path().value());
+  Result<std::unique_ptr<FileLock>> other = env->lock_file(path);  // a new file: lockable
+  REQUIRE(other);
+  CHECK_FALSE((*lock)->still_at_path().value());  // replaced by another inode
+  CHECK((*other)->still_at_path().value());
 }
 
 namespace {

@@ -79,6 +79,7 @@ struct BrokerFixture {
   // the worker pool were slow).
   bool defer_blocking = false;
   std::deque<BrokerHooks::Task> blocking;
+  std::uint64_t offsets_retention_ms = EngineOptions{}.offsets_retention_ms;
 
   BrokerFixture() { start(); }
 
@@ -88,6 +89,7 @@ struct BrokerFixture {
     options.segment_bytes = 1 << 20;
     options.preallocation = Preallocation::kNone;
     options.auto_create_topics = false;
+    options.offsets_retention_ms = offsets_retention_ms;
     auto opened = Engine::open(options);
     REQUIRE(opened.has_value());
     engine = std::move(*opened);
@@ -579,6 +581,7 @@ TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: ListOffsets earliest, latest, by
 }
 
 TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: committed offsets keep their metadata string") {
+  create("t", 2);
   OffsetCommitRequest commit;
   commit.group_id = "g";
   commit.topics = {{"t", {{0, 42, -1, -1, "resume-here"}}}};
@@ -602,6 +605,8 @@ TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: committed offsets keep their met
 
 TEST_CASE_FIXTURE(BrokerFixture,
                   "kafka broker: OffsetFetch of all topics lists every committed offset") {
+  create("a");
+  create("b", 2);
   OffsetCommitRequest commit;
   commit.group_id = "g";
   commit.topics = {{"b", {{1, 7, -1, -1, "m-b1"}, {0, 5, -1, -1, std::nullopt}}},
@@ -624,6 +629,34 @@ TEST_CASE_FIXTURE(BrokerFixture,
   CHECK(f.topics[1].partitions[1].committed_offset == 7);
   fetch.group_id = "nobody";
   CHECK(call<OffsetFetchResponse>(fetch, 5).topics.empty());
+}
+
+TEST_CASE_FIXTURE(BrokerFixture,
+                  "kafka broker: OffsetCommit to an unknown topic or partition stores nothing") {
+  create("t");
+  OffsetCommitRequest commit;
+  commit.group_id = "g";
+  commit.topics = {{"nope", {{0, 5, -1, -1, std::nullopt}}},
+                   {"t", {{0, 6, -1, -1, std::nullopt}, {3, 7, -1, -1, std::nullopt}}},
+                   {"bad/name", {{0, 8, -1, -1, std::nullopt}}}};
+  auto c = call<OffsetCommitResponse>(commit, 7);
+  REQUIRE(c.topics.size() == 3);
+  CHECK(c.topics[0].partitions.at(0).error_code == error::kUnknownTopicOrPartition);
+  CHECK(c.topics[1].partitions.at(0).error_code == error::kNone);
+  CHECK(c.topics[1].partitions.at(1).error_code == error::kUnknownTopicOrPartition);
+  CHECK(c.topics[2].partitions.at(0).error_code == error::kUnknownTopicOrPartition);
+  OffsetFetchRequest fetch;
+  fetch.group_id = "g";  // everything the group has
+  auto f = call<OffsetFetchResponse>(fetch, 5);
+  REQUIRE(f.topics.size() == 1);
+  CHECK(f.topics[0].name == "t");
+  REQUIRE(f.topics[0].partitions.size() == 1);
+  CHECK(f.topics[0].partitions[0].committed_offset == 6);
+  // A bad group id is still INVALID_GROUP_ID, whatever the topic.
+  commit.group_id = std::string(250, 'g');
+  c = call<OffsetCommitResponse>(commit, 7);
+  CHECK(c.topics[0].partitions.at(0).error_code == error::kInvalidGroupId);
+  CHECK(c.topics[1].partitions.at(0).error_code == error::kInvalidGroupId);
 }
 
 TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: a consumer group of one through the broker") {
@@ -653,6 +686,56 @@ TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: a consumer group of one through 
   CHECK(call<HeartbeatResponse>(HeartbeatRequest{"g", j.generation_id, j.member_id, {}}, 3)
             .error_code == 0);
   CHECK(call<LeaveGroupResponse>(LeaveGroupRequest{"g", j.member_id}, 1).error_code == 0);
+}
+
+TEST_CASE_FIXTURE(BrokerFixture,
+                  "kafka broker: a group with members keeps its offsets past the retention") {
+  offsets_retention_ms = 1500;
+  restart();
+  create("t");
+  OffsetCommitRequest commit;
+  commit.group_id = "g";
+  commit.topics = {{"t", {{0, 42, -1, -1, std::nullopt}}}};
+  REQUIRE(call<OffsetCommitResponse>(commit, 7).topics.at(0).partitions.at(0).error_code == 0);
+  auto committed = [&] {
+    auto got = engine->committed_offset("g", "t", 0);
+    REQUIRE(got.has_value());
+    return got->has_value();
+  };
+
+  JoinGroupRequest join;
+  join.group_id = "g";
+  join.session_timeout_ms = 10000;
+  join.rebalance_timeout_ms = 30000;
+  join.protocol_type = "consumer";
+  join.protocols = {{"range", bytes_of({1})}};
+  auto joined = send(join, 5, /*wait=*/false);
+  now_ms += 50;
+  broker->tick(now_ms);
+  auto j = response<JoinGroupResponse>(joined, 5);
+  REQUIRE(j.error_code == 0);
+  // Twice the retention in real time, with a member heartbeating; the broker's clock runs a
+  // minute per step, so it tells the engine about the group at every tick.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3000);
+  while (std::chrono::steady_clock::now() < until) {
+    now_ms += Broker::kGroupTouchIntervalMs;
+    REQUIRE(call<HeartbeatResponse>(HeartbeatRequest{"g", j.generation_id, j.member_id, {}}, 3)
+                .error_code == 0);
+    broker->tick(now_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(committed());
+  // Without members nothing keeps it: it expires.
+  REQUIRE(call<LeaveGroupResponse>(LeaveGroupRequest{"g", j.member_id}, 1).error_code == 0);
+  bool expired = false;
+  for (int i = 0; i < 100 && !expired; ++i) {
+    now_ms += Broker::kGroupTouchIntervalMs;
+    broker->tick(now_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    expired = !committed();
+  }
+  CHECK(expired);
+  CHECK(engine->stats()->offsets_expired == 1);
 }
 
 TEST_CASE_FIXTURE(BrokerFixture, "kafka broker: bad requests close the connection") {

@@ -167,6 +167,10 @@ TEST_CASE("server: a session typed line by line as with nc") {
   CHECK(nc.line() == "ok");
   nc.send("committed billing orders 0\n");
   CHECK(nc.line() == "offset 2");
+  nc.send("commit billing nosuch 0 2\n");
+  CHECK(nc.line() == "error 404 topic 'nosuch' does not exist");
+  nc.send("commit billing orders 9 2\n");
+  CHECK(nc.line() == "error 404 topic 'orders' has no partition 9 (it has 2)");
   nc.send("get orders 0 7\n");
   const std::string out_of_range = nc.line();
   CHECK(out_of_range.starts_with("error 416 "));

@@ -138,6 +138,7 @@ struct EngineStats {
   std::uint64_t prepared_rolls = 0;  // rolls that found the next segment prepared in advance
   std::uint64_t fetches = 0;
   std::uint64_t segments_deleted = 0;  // by retention
+  std::uint64_t offsets_expired = 0;   // committed offsets removed by offsets_retention_ms
   std::uint64_t checkpoints = 0;
   std::uint64_t topics = 0;
   std::uint64_t partitions = 0;
@@ -149,9 +150,11 @@ struct EngineStats {
   std::uint64_t recovery_truncated_bytes = 0;
   std::uint64_t recovery_ms = 0;
   bool recovered_clean_shutdown = false;
-  // Damage open() found and reported (an ERROR in the log each): one line per finding, naming
-  // the file or partition, what is lost and what was kept. Also in `ringlog stats` and found by
-  // `ringlog verify` (exit code 3).
+  // Damage found by open() in the data directory's files, and what was done about it: one
+  // human-readable line per finding, naming the file (and byte) and what was kept or moved
+  // where (e.g. a damaged `@group-offsets`, a topic directory without a readable `@topic` moved
+  // into `@quarantine/`, entries earlier starts left in quarantine). Each is also logged at
+  // ERROR (WARN for earlier quarantine entries). Empty when everything was sound.
   std::vector<std::string> damage;
   std::string env;  // "uring", "posix", ... (what the file seam is)
 };
@@ -170,8 +173,8 @@ class Engine {
 
   // Creates the topic's directories and config durably. kAlreadyExists if it exists.
   virtual Status create_topic(std::string_view name, const TopicConfig& config) = 0;
-  // Removes the topic and its data. Outstanding FileSlices stay readable; pending appends to it
-  // fail with kNotFound.
+  // Removes the topic, its data and every consumer group offset committed for it. Outstanding
+  // FileSlices stay readable; pending appends to it fail with kNotFound.
   virtual Status delete_topic(std::string_view name) = 0;
   virtual std::vector<std::string> list_topics() const = 0;  // sorted
   virtual Result<TopicInfo> describe_topic(std::string_view name) const = 0;
@@ -256,9 +259,14 @@ class Engine {
   virtual Result<std::optional<CommittedOffset>> committed_offset(std::string_view group,
                                                                   std::string_view topic,
                                                                   std::int32_t partition) const = 0;
+  // A consumer group with members is using its offsets now: they do not expire within
+  // offsets_retention_ms from now. In memory only (after a restart every group counts as used
+  // at the open); cheap, never waits for the disk, so an event loop may call it. A group
+  // without committed offsets, or an invalid name, is ignored.
+  virtual void touch_group(std::string_view group) = 0;
 
   // Every committed offset of `group`, sorted by (topic, partition); empty if it has none
-  // (Kafka OffsetFetch with topics = null). kInvalidArgument for a bad group name.
+  // (Kafka OffsetFetch with topics = null). kInvalidArgument for a bad group id.
   virtual Result<std::vector<GroupOffset>> list_group_offsets(std::string_view group) const = 0;
 
   // Deletes sealed segments past their retention now (the engine also does it periodically).

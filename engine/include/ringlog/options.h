@@ -79,6 +79,13 @@ struct EngineOptions {
   std::int64_t retention_bytes = -1;
   std::uint32_t retention_check_interval_ms = 300'000;
 
+  // Consumer group offsets expire when their group has had no commit and was not in use
+  // (Engine::touch_group) for this long: Kafka's offsets.retention.minutes, default 7 days
+  // (604800000 ms). After an open, every group counts as used at the open at the earliest, so a
+  // long downtime never expires everything at startup. Checked by the maintenance thread about
+  // once a second, removing at most 1000 offsets per check (one fdatasync). > 0.
+  std::uint64_t offsets_retention_ms = 7ull * 24 * 3600 * 1000;
+
   // Largest single RecordBatch accepted (the whole batch, header included). Bigger: kTooLarge.
   std::uint32_t max_batch_bytes = (1u << 20) + 512;
   // Largest append request (all the batches of one append call). Bigger: kTooLarge.
