@@ -47,7 +47,12 @@ Bytes batch_with(const std::vector<RawSpec>& records, std::optional<std::int32_t
     out.resize(at + varint_size(static_cast<std::int32_t>(body)) + body);
     internal::put_record(out.data() + at, body, r.timestamp_delta, r.offset_delta, std::nullopt,
                          value, {});
-    max_ts = std::max(max_ts, base_timestamp + r.timestamp_delta);
+    std::int64_t ts = 0;  // saturate: some cases give deltas no real timestamp can have
+    if (__builtin_add_overflow(base_timestamp, r.timestamp_delta, &ts)) {
+      ts = r.timestamp_delta > 0 ? std::numeric_limits<std::int64_t>::max()
+                                 : std::numeric_limits<std::int64_t>::min();
+    }
+    max_ts = std::max(max_ts, ts);
   }
   const auto n = static_cast<std::int32_t>(records.size());
   store_be(out.data() + kRecordCountAt, count.value_or(n));
