@@ -16,8 +16,11 @@
 #include <ringlog/batch.h>
 
 #include "cli/segment_files.h"
+#include "engine/checkpoint.h"
 #include "engine/group_offsets_file.h"
+#include "engine/names.h"
 #include "engine/topic_config.h"
+#include "io/env.h"
 
 namespace ringlog::cli {
 namespace {
@@ -126,10 +129,21 @@ class Verifier {
   Result<VerifyReport> run();
 
  private:
+  // A partition directory to verify, and what the checkpoint says it held (if anything).
+  struct PartitionDir {
+    std::string path;
+    const RecoveryPoint* point = nullptr;
+  };
+
+  void load_checkpoint();
   void verify_group_offsets();
   void verify_quarantine();
-  void verify_topic_config(const std::string& topic_dir);
-  void verify_partition(const std::string& dir);
+  // The partition count of a sound `@topic`, nullopt when it is missing or damaged.
+  std::optional<std::int32_t> verify_topic_config(const std::string& topic_dir);
+  void verify_partition_dirs(const std::string& topic, const std::string& topic_dir);
+  void verify_partition(const PartitionDir& dir);
+  void check_against_checkpoint(const PartitionDir& dir, const std::vector<std::int64_t>& bases,
+                                std::int64_t log_end);
   SegmentScan scan_log(const std::string& path, std::int64_t base, bool last);
   void check_zero_tail(const std::string& path, std::span<const std::byte> bytes,
                        std::uint64_t from, bool last);
@@ -148,7 +162,9 @@ class Verifier {
   VerifyReport report_;
   std::uint64_t total_ = 0;
   std::uint64_t done_ = 0;
-  std::vector<std::string> partition_dirs_;
+  std::vector<PartitionDir> partition_dirs_;
+  Checkpoint checkpoint_;
+  bool same_boot_ = false;  // the checkpoint was written since this machine booted
 };
 
 std::uint64_t file_size(const std::string& path) {
@@ -200,75 +216,116 @@ void Verifier::verify_quarantine() {
 }
 
 // A topic exists only with a sound `@topic`; open moves a directory without one aside.
-void Verifier::verify_topic_config(const std::string& topic_dir) {
+std::optional<std::int32_t> Verifier::verify_topic_config(const std::string& topic_dir) {
   const std::string path = topic_dir + "/@topic";
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     damage(topic_dir, 0,
            "no @topic (a topic creation that did not finish, or a lost config file): ringlog does "
            "not know this topic, and its next open moves the directory to @quarantine/");
-    return;
+    return std::nullopt;
   }
   auto file = MappedFile::open(path);
   if (!file) {
     damage(path, 0, "cannot read: " + file.error().message());
-    return;
+    return std::nullopt;
   }
   auto bytes = file->bytes();
   auto config = decode_topic_config(
       std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  if (config) return;
+  if (config) return config->partitions;
   if (config.error().code() == Errc::kUnsupported) {
     warn(path, 0, config.error().message() + " (not checked)");
-    return;
+    return std::nullopt;
   }
   damage(path, 0, config.error().message() + ": the next open moves the topic to @quarantine/");
+  return std::nullopt;
 }
 
 Result<VerifyReport> Verifier::run() {
   auto topics = list_directory(data_dir_, true);
   if (!topics) return fail(topics.error());
+  load_checkpoint();
   verify_group_offsets();
   verify_quarantine();
   for (const std::string& topic : *topics) {
     if (topic.starts_with('@')) continue;  // the engine's own (e.g. deleted topics)
     ++report_.topics;
-    std::string topic_dir = data_dir_ + "/" + topic;
-    verify_topic_config(topic_dir);
-    auto partitions = list_directory(topic_dir, true);
-    if (!partitions) {
-      damage(topic_dir, 0, partitions.error().message());
-      continue;
-    }
-    std::sort(partitions->begin(), partitions->end(), [](const auto& a, const auto& b) {
-      return a.size() != b.size() ? a.size() < b.size() : a < b;
-    });
-    for (const std::string& p : *partitions) {
-      if (p.empty() ||
-          !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        continue;
-      partition_dirs_.push_back(topic_dir + "/" + p);
-    }
+    verify_partition_dirs(topic, data_dir_ + "/" + topic);
   }
   total_ = total_log_bytes();
-  for (const std::string& dir : partition_dirs_)
+  for (const PartitionDir& dir : partition_dirs_)
     verify_partition(dir);
   if (progress_) progress_(total_, total_);
   return std::move(report_);
 }
 
+// The checkpoint is what tells lost files from files that never were (docs/durability.md).
+void Verifier::load_checkpoint() {
+  const std::string path = data_dir_ + "/" + std::string(kCheckpointFileName);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // none yet: nothing to compare with
+  auto file = MappedFile::open(path);
+  if (!file) {
+    damage(path, 0, "cannot read: " + file.error().message());
+    return;
+  }
+  auto decoded = decode_checkpoint(file->bytes());
+  if (!decoded) {
+    damage(path, 0,
+           decoded.error().message() +
+               ": recovery scans every segment, without the guard against lost files");
+    return;
+  }
+  for (const std::string& why : decoded->damage)
+    damage(path, 0, why + " (that partition is recovered by a scan of every segment)");
+  checkpoint_ = std::move(decoded->points);
+  same_boot_ = !decoded->boot_id.empty() && decoded->boot_id == make_posix_env()->boot_id();
+}
+
+// Every partition directory of a topic, and those its `@topic` promises that are missing.
+void Verifier::verify_partition_dirs(const std::string& topic, const std::string& topic_dir) {
+  const std::optional<std::int32_t> count = verify_topic_config(topic_dir);
+  auto partitions = list_directory(topic_dir, true);
+  if (!partitions) {
+    damage(topic_dir, 0, partitions.error().message());
+    return;
+  }
+  std::vector<std::int32_t> ids;
+  for (const std::string& p : *partitions) {
+    if (p.empty() || p.size() > 9 || (p.size() > 1 && p[0] == '0') ||
+        !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    ids.push_back(std::stoi(p));
+  }
+  std::sort(ids.begin(), ids.end());
+  for (std::int32_t id = 0; count && id < *count; ++id) {
+    if (std::binary_search(ids.begin(), ids.end(), id)) continue;
+    damage(topic_dir + "/" + std::to_string(id), 0,
+           "partition directory missing (" + topic + " has " + std::to_string(*count) +
+               " partitions): everything it held is lost; the next open makes it anew, damaged, "
+               "at the offset it had reached");
+  }
+  for (const std::int32_t id : ids) {
+    auto point = checkpoint_.find({topic, id});
+    partition_dirs_.push_back({topic_dir + "/" + std::to_string(id),
+                               point == checkpoint_.end() ? nullptr : &point->second});
+  }
+}
+
 std::uint64_t Verifier::total_log_bytes() {
   std::uint64_t total = 0;
-  for (const std::string& dir : partition_dirs_) {
-    auto files = list_directory(dir, false);
+  for (const PartitionDir& dir : partition_dirs_) {
+    auto files = list_directory(dir.path, false);
     if (!files) continue;
     for (const std::string& f : *files)
-      if (parse_segment_name(f, kLogSuffix)) total += file_size(dir + "/" + f);
+      if (parse_segment_name(f, kLogSuffix)) total += file_size(dir.path + "/" + f);
   }
   return total;
 }
 
-void Verifier::verify_partition(const std::string& dir) {
+void Verifier::verify_partition(const PartitionDir& partition) {
+  const std::string& dir = partition.path;
   ++report_.partitions;
   auto files = list_directory(dir, false);
   if (!files) {
@@ -294,6 +351,7 @@ void Verifier::verify_partition(const std::string& dir) {
     verify_offset_index(dir + "/" + segment_name(bases[i], kIndexSuffix), bases[i], scan);
     verify_time_index(dir + "/" + segment_name(bases[i], kTimeIndexSuffix), bases[i], scan);
   }
+  check_against_checkpoint(partition, bases, expected.value_or(-1));
   for (const std::string& f : *files) {
     for (std::string_view suffix : {kIndexSuffix, kTimeIndexSuffix}) {
       auto base = parse_segment_name(f, suffix);
@@ -301,6 +359,37 @@ void Verifier::verify_partition(const std::string& dir) {
         warn(dir + "/" + f, 0, "index without its segment file (left over; harmless)");
     }
   }
+}
+
+// What the checkpoint says was handed out must still be there: the oldest offset it kept (the
+// log start: retention records a new one before it deletes) and its durable point, or its high
+// watermark when the page cache survived (same boot). `log_end` is -1 without segments.
+void Verifier::check_against_checkpoint(const PartitionDir& dir,
+                                        const std::vector<std::int64_t>& bases,
+                                        std::int64_t log_end) {
+  if (dir.point == nullptr) return;
+  const RecoveryPoint& point = *dir.point;
+  if (point.damaged) {
+    damage(dir.path, 0,
+           "recorded as damaged by an earlier recovery (the engine log and `stats` say what was "
+           "lost); the partition refuses appends");
+  }
+  if (point.log_start >= 0 && !bases.empty() && bases.front() > point.log_start) {
+    damage(dir.path + "/" + segment_name(bases.front(), kLogSuffix), 0,
+           "the log starts at offset " + std::to_string(bases.front()) +
+               " but the checkpoint kept offsets from " + std::to_string(point.log_start) +
+               ": offsets " + std::to_string(point.log_start) + ".." +
+               std::to_string(bases.front() - 1) + " are lost (a segment file went missing)");
+  }
+  std::int64_t required = point.offset;
+  if (same_boot_) required = std::max(required, point.high_watermark);
+  if (point.damaged || log_end >= required) return;
+  damage(dir.path, 0,
+         (log_end < 0 ? std::string("no segment files")
+                      : "the files end at offset " + std::to_string(log_end)) +
+             " but the checkpoint says offsets up to " + std::to_string(required - 1) + " were " +
+             (same_boot_ ? "acknowledged" : "durable") +
+             ": the rest is lost (a segment file went missing or was cut)");
 }
 
 SegmentScan Verifier::scan_log(const std::string& path, std::int64_t base, bool last) {

@@ -3,7 +3,10 @@
 // within and across segments, and the offset and time indexes must agree with the log. The small
 // files are checked too: every record of `@group-offsets` (damage in the middle vs a torn tail),
 // the `@topic` of every topic directory (missing, or failing its checksum), and anything left in
-// `@quarantine/` is damage.
+// `@quarantine/` is damage. Lost files are found against the recovery checkpoint: a hole
+// between segment files, a log starting above the checkpoint's log start, files ending below its
+// durable point (or its high watermark when it was written in this boot), partition directories
+// missing from a topic, partitions an earlier recovery recorded as damaged, damaged entries.
 //
 // Needs no engine and takes no lock: it only reads. Findings are of two kinds:
 //   damage   - stored data fails a check (the command exits 3);

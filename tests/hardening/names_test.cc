@@ -108,4 +108,20 @@ TEST_CASE(
   CHECK(line_reply(served->line_address(), "ping") == "pong");
 }
 
+TEST_CASE("hardening: commits to a topic or partition that does not exist are refused") {
+  TempDir dir;
+  Served served(dir.path() + "/data");  // auto-creation on (the default): commits do not create
+  REQUIRE(line_reply(served.line_address(), "create t 2") == "ok");
+  CHECK(line_reply(served.line_address(), "commit g nosuch 0 5").starts_with("error 404"));
+  CHECK(line_reply(served.line_address(), "commit g t 2 5").starts_with("error 404"));
+  CHECK(line_reply(served.line_address(), "commit g t 1 5") == "ok");
+  kafka::test::KafkaConnection kafka(served.kafka_address());
+  CHECK(commit_code(kafka, "g", "nosuch", 5) == kafka::error::kUnknownTopicOrPartition);
+  CHECK(commit_code(kafka, "g", "t", 7) == kafka::error::kNone);
+  // Nothing of the refused commits was stored.
+  CHECK(line_reply(served.line_address(), "committed g nosuch 0") != "offset 5");
+  CHECK(line_reply(served.line_address(), "committed g t 0") == "offset 7");
+  CHECK(line_reply(served.line_address(), "committed g t 1") == "offset 5");
+}
+
 }  // namespace ringlog::hardening
