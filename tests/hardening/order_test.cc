@@ -136,4 +136,27 @@ TEST_CASE("hardening: pipelined Kafka Produce requests are all seen by the Fetch
   }
 }
 
+TEST_CASE("hardening: a commit pipelined after a long poll waits for its answer, a put does not") {
+  TempDir dir;
+  Served served(dir.path() + "/data", kManyWorkers);
+  REQUIRE(line_reply(served.line_address(), "create t 1") == "ok");
+  RawConnection conn(served.line_address());
+  SUBCASE("the poll expires, then the commit applies") {
+    REQUIRE(conn.send("get t 0 0 65536 300\r\ncommit g t 0 1\r\ncommitted g t 0\r\nping\r\n"));
+    CHECK(conn.line() == "end 0");
+    CHECK(conn.line() == "ok");
+    CHECK(conn.line() == "offset 1");
+    CHECK(conn.line() == "pong");
+  }
+  SUBCASE("a put after the poll runs and wakes it") {
+    // The poll would wait 20 s; every read here gives up after 5 s, so only the put answers it.
+    REQUIRE(conn.send("get t 0 0 65536 20000\r\nput t 0 1\r\nv\r\ncommitted g t 0\r\n"));
+    CHECK(conn.line().starts_with("msg 0 "));
+    CHECK(conn.line() == "v");
+    CHECK(conn.line() == "end 1");
+    CHECK(conn.line() == "ok 0");
+    CHECK(conn.line() == "offset -1");
+  }
+}
+
 }  // namespace ringlog::hardening
