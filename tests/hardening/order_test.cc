@@ -159,4 +159,18 @@ TEST_CASE("hardening: a commit pipelined after a long poll waits for its answer,
   }
 }
 
+TEST_CASE("hardening: a Kafka request after an acks=0 Produce sees its records") {
+  TempDir dir;
+  Served served(dir.path() + "/data", kManyWorkers);
+  REQUIRE(line_reply(served.line_address(), "create k 1") == "ok");
+  kafka::test::KafkaConnection conn(served.kafka_address());
+  for (std::int64_t round = 0; round < 100; ++round) {
+    CAPTURE(round);
+    conn.send(kafka::test::produce_request("k", kafka::test::batch_of({"v"}), 0), 7);
+    conn.send(kafka::test::fetch_request("k", round), 11);
+    auto fetched = conn.read<kafka::FetchResponse>(11);
+    REQUIRE(fetched.responses.at(0).partitions.at(0).high_watermark == round + 1);
+  }
+}
+
 }  // namespace ringlog::hardening
