@@ -369,8 +369,19 @@ bool Server::Impl::blocked(const Connection& conn) const noexcept {
          conn.replies.unsent_bytes() + conn.pending_read_bytes >= options_.max_buffered_bytes;
 }
 
+// A request held back by the order gate (a deferred line request, a Kafka frame left in the
+// splitter) stops reading too, so that a held connection buffers no more than a blocked one.
+bool Server::Impl::held(const Connection& conn) const noexcept {
+  if (conn.wire == Wire::kKafka)
+    return conn.frames.peek().status == kafka::FrameSplitter::Status::kFrame;
+  return conn.deferred.has_value();
+}
+
 void Server::Impl::arm_recv(Connection& conn) {
-  if (conn.reading || conn.peer_eof || conn.read_closed || conn.closing || blocked(conn)) return;
+  if (conn.reading || conn.peer_eof || conn.read_closed || conn.closing || blocked(conn) ||
+      held(conn)) {
+    return;
+  }
   std::span<std::byte> space =
       conn.wire == Wire::kKafka ? conn.frames.prepare(kKafkaRecvBytes) : conn.parser.prepare();
   if (space.empty()) return;

@@ -16,17 +16,10 @@ namespace ringlog::protocol {
 // ---- parsing and dispatch
 // -------------------------------------------------------------------------
 
-namespace {
-
-// Commands that neither read nor change state need not wait for earlier appends.
-bool independent(Command command) {
-  return command == Command::kPut || command == Command::kPutb || command == Command::kPing ||
-         command == Command::kVersion || command == Command::kQuit;
-}
-
-}  // namespace
-
+// Parses and dispatches requests while the connection may take more. A request the gate holds
+// back (order_gate.h) is deferred and stops parsing until a completion pumps the connection.
 void Server::Impl::process(Connection& conn) {
+  if (conn.deferred && !resume_deferred(conn)) return;
   while (!conn.read_closed && !conn.closing && !blocked(conn) && !conn.deferred) {
     Request request;
     const ParseOutcome outcome = conn.parser.next(request);
@@ -35,7 +28,7 @@ void Server::Impl::process(Connection& conn) {
     const std::uint64_t seq = conn.replies.reserve();
     switch (outcome) {
       case ParseOutcome::kReady:
-        if (conn.appends_in_flight > 0 && !independent(request.command)) {
+        if (!conn.gate.may_start(order_class(request.command))) {
           defer(conn, seq, request);
           return;
         }
@@ -65,10 +58,20 @@ void Server::Impl::defer(Connection& conn, std::uint64_t seq, const Request& req
   d.request = request;
   d.topic = request.topic;
   d.group = request.group;
-  d.request.topic = d.topic;
+  d.key = request.key;
+  d.body.assign(reinterpret_cast<const char*>(request.body.data()), request.body.size());
+}
+
+bool Server::Impl::resume_deferred(Connection& conn) {
+  if (!conn.gate.may_start(order_class(conn.deferred->request.command))) return false;
+  Connection::Deferred d = std::move(*conn.deferred);
+  conn.deferred.reset();
+  d.request.topic = d.topic;  // point the views at the strings where they are now
   d.request.group = d.group;
-  d.request.key = {};
-  d.request.body = {};
+  d.request.key = d.key;
+  d.request.body = as_bytes(d.body);
+  dispatch(conn, d.seq, d.request);
+  return true;
 }
 
 void Server::Impl::dispatch(Connection& conn, std::uint64_t seq, const Request& request) {
@@ -165,7 +168,7 @@ void Server::Impl::handle_put(Connection& conn, std::uint64_t seq, const Request
   if (request.has_key) key = as_bytes(request.key);
   conn.builder.add(key, request.body);
   const std::span<const std::byte> batch = conn.builder.finish();
-  ++conn.appends_in_flight;
+  conn.gate.start(OrderClass::kAppend);
   ++appends_pending_;
   conn.pending_read_bytes += batch.size();
   engine_.append_async(request.topic, request.partition,
@@ -192,7 +195,7 @@ void Server::Impl::handle_putb(Connection& conn, std::uint64_t seq, const Reques
         batches.error().code() == Errc::kTooLarge ? StatusCode::kTooLarge : StatusCode::kBadRequest;
     return reply_error(conn, seq, code, "invalid batch: " + batches.error().message());
   }
-  ++conn.appends_in_flight;
+  conn.gate.start(OrderClass::kAppend);
   ++appends_pending_;
   const std::size_t bytes = batches->size_bytes();
   conn.pending_read_bytes += bytes;
@@ -217,17 +220,10 @@ void Server::Impl::on_append_done(AppendDone& done) {
     }
     reply_text(*conn, done.seq, std::move(text));
   }
-  RINGLOG_ASSERT(conn->appends_in_flight > 0);
   RINGLOG_ASSERT(conn->pending_read_bytes >= done.reserved_bytes);
   conn->pending_read_bytes -= done.reserved_bytes;
-  if (--conn->appends_in_flight == 0 && conn->deferred) {
-    Connection::Deferred deferred = std::move(*conn->deferred);
-    conn->deferred.reset();
-    deferred.request.topic = deferred.topic;  // the strings moved
-    deferred.request.group = deferred.group;
-    dispatch(*conn, deferred.seq, deferred.request);
-  }
-  pump(*conn);
+  conn->gate.finish(OrderClass::kAppend);
+  pump(*conn);  // a request held at the gate may go now
 }
 
 // ---- consume ------------------------------------------------------------------------------------
@@ -257,6 +253,7 @@ void Server::Impl::handle_read(Connection& conn, std::uint64_t seq, const Reques
     job.reserved_bytes = static_cast<std::uint64_t>(request.max_bytes);
     conn.pending_read_bytes += job.reserved_bytes;
   }
+  conn.gate.start(OrderClass::kRead);  // finished by the delivery with the answer
   submit_read(conn.id, seq, std::move(job));
 }
 
@@ -287,7 +284,7 @@ Status read_slice(const FileSlice& slice, std::string& out) {
 }  // namespace
 
 Delivery Server::Impl::run_read(std::uint64_t conn, std::uint64_t seq, ReadJob job) const {
-  Delivery d{conn, seq, {}, std::nullopt, job.reserved_bytes};
+  Delivery d{conn, seq, {}, std::nullopt, job.reserved_bytes, OrderClass::kRead};
   const auto max_bytes = static_cast<std::uint32_t>(std::max(job.max_bytes, 1));
   auto fetched = engine_.fetch(job.topic, job.partition, job.offset, max_bytes);
   if (!fetched) {
@@ -327,6 +324,7 @@ void Server::Impl::on_delivery(Delivery& delivery) {
   if (delivery.park) return park(delivery.conn, delivery.seq, std::move(*delivery.park));
   RINGLOG_ASSERT(conn->pending_read_bytes >= delivery.reserved_bytes);
   conn->pending_read_bytes -= delivery.reserved_bytes;
+  conn->gate.finish(delivery.order);
   if (delivery.reply.head.starts_with("error ")) ++stats_.errors;
   reply(*conn, delivery.seq, std::move(delivery.reply));
   pump(*conn);
@@ -393,9 +391,11 @@ void Server::Impl::handle_admin(Connection& conn, std::uint64_t seq, const Reque
   Request numbers = request;
   numbers.topic = numbers.group = numbers.key = {};
   numbers.body = {};
-  pool_->post([this, id = conn.id, seq, numbers, topic = std::string(request.topic),
+  const OrderClass order = order_class(request.command);
+  conn.gate.start(order);  // finished by the delivery
+  pool_->post([this, id = conn.id, seq, order, numbers, topic = std::string(request.topic),
                group = std::string(request.group)]() {
-    Delivery d{id, seq, run_admin(numbers, topic, group), std::nullopt, 0};
+    Delivery d{id, seq, run_admin(numbers, topic, group), std::nullopt, 0, order};
     mailbox_->post(std::move(d));
   });
 }

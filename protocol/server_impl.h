@@ -20,6 +20,7 @@
 #include "io/splice_send.h"
 #include "protocol/kafka/broker.h"
 #include "protocol/kafka/frame.h"
+#include "protocol/order_gate.h"
 #include "protocol/reply_queue.h"
 #include "protocol/request.h"
 #include "protocol/server.h"
@@ -75,19 +76,22 @@ struct Connection {
 
   Clock::time_point last_active;
 
-  // Read-your-writes: a request that reads or changes state waits, with everything after it,
-  // until this connection's earlier appends are acknowledged (a pipelined `put` then `get` sees
-  // the put).
-  unsigned appends_in_flight = 0;
+  // Per-connection order (order_gate.h): what is in flight, and so whether the next request may
+  // start. A request that may not is held in `deferred` and stops parsing, with everything after
+  // it, until a completion (append done, delivery, Kafka reply) lets it through.
+  OrderGate gate;
   // Memory held for requests in progress - the batch of each append until the engine has it
   // written, max_bytes of each get (and of each fetch when zero copy is off) - counted with
   // the unsent bytes for backpressure.
   std::uint64_t pending_read_bytes = 0;
+  // A line request waiting at the gate, its views copied (they die with the parser's buffer).
   struct Deferred {
     std::uint64_t seq = 0;
-    Request request;  // topic and group point into the strings below
+    Request request;  // topic, group, key and body point into the strings below
     std::string topic;
     std::string group;
+    std::string key;
+    std::string body;
   };
   std::optional<Deferred> deferred;
 
@@ -120,8 +124,9 @@ struct Delivery {
   std::uint64_t conn = 0;
   std::uint64_t seq = 0;
   Reply reply;
-  std::optional<ReadJob> park;       // set: no data yet, wait for it
-  std::uint64_t reserved_bytes = 0;  // released from the connection's pending_read_bytes
+  std::optional<ReadJob> park;           // set: no data yet, wait for it
+  std::uint64_t reserved_bytes = 0;      // released from the connection's pending_read_bytes
+  OrderClass order = OrderClass::kRead;  // what the connection's gate counts out with the reply
 };
 
 struct Visible {
@@ -212,6 +217,7 @@ class Server::Impl {
   void maybe_free(Connection& conn);
   void free_dead();
   bool blocked(const Connection& conn) const noexcept;
+  bool held(const Connection& conn) const noexcept;
   void arm_tick(Clock::duration after);
   void tick_by(Clock::time_point deadline);
   static void on_tick(Ring& ring, Completion& c);
@@ -223,7 +229,7 @@ class Server::Impl {
   Status init_kafka();
   void process_kafka(Connection& conn);
   void on_kafka_reply(std::uint64_t conn, std::uint64_t seq, std::uint64_t reserved_bytes,
-                      kafka::Reply reply);
+                      OrderClass order, kafka::Reply reply);
   // Pumps the Kafka connections that got replies. Replies are never pumped where they arrive:
   // they may come from inside the Broker (a JoinGroup completing others' joins), and pumping
   // would hand the Broker the next frames while it is still in its call.
@@ -241,6 +247,8 @@ class Server::Impl {
   void process(Connection& conn);
   void dispatch(Connection& conn, std::uint64_t seq, const Request& request);
   void defer(Connection& conn, std::uint64_t seq, const Request& request);
+  // Dispatches the deferred request if the gate lets it through; false while it still waits.
+  bool resume_deferred(Connection& conn);
   void reply(Connection& conn, std::uint64_t seq, Reply reply);
   void reply_text(Connection& conn, std::uint64_t seq, std::string text);
   void reply_error(Connection& conn, std::uint64_t seq, StatusCode code, std::string_view message);

@@ -107,33 +107,57 @@ Status Server::Impl::init_kafka() {
   return {};
 }
 
-// Hands every complete frame to the Broker, each with its reply slot, while the connection is
-// not blocked. A bad size prefix closes the connection after the replies before it.
+namespace {
+
+// The api key of a request frame (int16 big-endian at its start); -1 if the frame is too short
+// to hold one (the Broker answers that, and it runs alone).
+std::int16_t api_key_of(std::span<const std::byte> frame) {
+  if (frame.size() < 2) return -1;
+  return static_cast<std::int16_t>((std::to_integer<unsigned>(frame[0]) << 8) |
+                                   std::to_integer<unsigned>(frame[1]));
+}
+
+}  // namespace
+
+// Hands the complete frames to the Broker, each with its reply slot, while the connection is
+// not blocked and the gate lets the next frame through (order_gate.h: pipelined Produce requests
+// run together, anything else alone); a frame held back stays in the splitter until a reply
+// pumps the connection. A bad size prefix closes the connection after the replies before it.
 void Server::Impl::process_kafka(Connection& conn) {
   while (!conn.read_closed && !conn.closing && !blocked(conn)) {
+    const kafka::FrameSplitter::Next peeked = conn.frames.peek();
+    if (peeked.status == kafka::FrameSplitter::Status::kNeedMore) break;
+    const OrderClass order = peeked.status == kafka::FrameSplitter::Status::kFrame
+                                 ? kafka_order_class(api_key_of(peeked.frame))
+                                 : OrderClass::kFree;
+    if (!conn.gate.may_start(order)) break;
     const kafka::FrameSplitter::Next next = conn.frames.next();
-    if (next.status == kafka::FrameSplitter::Status::kNeedMore) break;
     ++stats_.requests;
     ++stats_.kafka_requests;
     const std::uint64_t seq = conn.replies.reserve();
     if (next.status == kafka::FrameSplitter::Status::kBadSize) {
-      on_kafka_reply(conn.id, seq, 0, {kafka::Reply::Kind::kClose, {}, "bad frame size"});
+      on_kafka_reply(conn.id, seq, 0, OrderClass::kFree,
+                     {kafka::Reply::Kind::kClose, {}, "bad frame size"});
       break;
     }
     // The frame's bytes count against the connection's buffer bound until it is answered (a
     // Produce's records are held until the engine has them).
     const std::uint64_t reserved = next.frame.size();
     conn.pending_read_bytes += reserved;
-    broker_->handle(next.frame, now_ms(), [this, id = conn.id, seq, reserved](kafka::Reply r) {
-      on_kafka_reply(id, seq, reserved, std::move(r));
-    });
+    conn.gate.start(order);  // before handle(): the Broker may answer inside the call
+    broker_->handle(next.frame, now_ms(),
+                    [this, id = conn.id, seq, reserved, order](kafka::Reply r) {
+                      on_kafka_reply(id, seq, reserved, order, std::move(r));
+                    });
   }
 }
 
+// Every request's one reply (kNone for acks=0 Produce) counts it out of the gate.
 void Server::Impl::on_kafka_reply(std::uint64_t id, std::uint64_t seq, std::uint64_t reserved_bytes,
-                                  kafka::Reply reply) {
+                                  OrderClass order, kafka::Reply reply) {
   Connection* conn = find(id);
   if (conn == nullptr) return;
+  conn->gate.finish(order);
   RINGLOG_ASSERT(conn->pending_read_bytes >= reserved_bytes);
   conn->pending_read_bytes -= reserved_bytes;
   Reply out;

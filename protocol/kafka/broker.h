@@ -76,7 +76,7 @@ struct ProduceCall;  // one Produce request in flight (broker_data.cc)
 struct Reply {
   enum class Kind : std::uint8_t {
     kFrame,  // send `frame`
-    kNone,   // nothing to send (Produce with acks=0); the request is complete
+    kNone,   // nothing to send (Produce with acks=0, once its appends have an outcome)
     kClose,  // malformed or unsupported request: close the connection (as Kafka does)
   };
   Kind kind = Kind::kNone;

@@ -21,8 +21,11 @@ struct ProduceCall {
   std::size_t pending = 1;  // partitions + 1 for produce() itself
   ReplyFn reply;
 
+  // acks=0 answers kNone too, once every partition has its outcome: the request is complete
+  // only then, so that the next request on the connection sees its records (order_gate.h).
   void finish_one() {
-    if (--pending > 0 || acks == 0) return;
+    if (--pending > 0) return;
+    if (acks == 0) return reply({Reply::Kind::kNone, {}, {}});
     reply({Reply::Kind::kFrame, make_response(header, response), {}});
   }
 };
@@ -111,7 +114,6 @@ void Broker::produce(const RequestHeader& header, ProduceRequest request, ReplyF
   } else if (request.transactional_id) {
     request_error = error::kInvalidRequest;  // transactions are not supported
   }
-  if (request.acks == 0) call->reply({Reply::Kind::kNone, {}, {}});
   for (std::size_t ti = 0; ti < request.topics.size(); ++ti) {
     ProduceRequest::Topic& t = request.topics[ti];
     for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {

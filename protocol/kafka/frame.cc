@@ -23,21 +23,23 @@ void FrameSplitter::feed(std::span<const std::byte> data) {
   commit(data.size());
 }
 
-FrameSplitter::Next FrameSplitter::next() noexcept {
+FrameSplitter::Next FrameSplitter::peek() const noexcept {
   if (bad_) return {Status::kBadSize, {}};
   const std::size_t available = end_ - begin_;
   if (available < 4) return {};
   Reader size_reader(std::span<const std::byte>(buffer_).subspan(begin_, 4));
   const std::int32_t size = size_reader.i32();
-  if (size < 0 || static_cast<std::size_t>(size) > max_frame_bytes_) {
-    bad_ = true;
-    return {Status::kBadSize, {}};
-  }
+  if (size < 0 || static_cast<std::size_t>(size) > max_frame_bytes_) return {Status::kBadSize, {}};
   if (available - 4 < static_cast<std::size_t>(size)) return {};
-  const auto frame =
-      std::span<const std::byte>(buffer_).subspan(begin_ + 4, static_cast<std::size_t>(size));
-  begin_ += 4 + static_cast<std::size_t>(size);
-  return {Status::kFrame, frame};
+  return {Status::kFrame,
+          std::span<const std::byte>(buffer_).subspan(begin_ + 4, static_cast<std::size_t>(size))};
+}
+
+FrameSplitter::Next FrameSplitter::next() noexcept {
+  const Next next = peek();
+  if (next.status == Status::kBadSize) bad_ = true;
+  if (next.status == Status::kFrame) begin_ += 4 + next.frame.size();
+  return next;
 }
 
 Result<ParsedRequest> parse_request_header(std::span<const std::byte> frame) {

@@ -26,7 +26,7 @@ inline constexpr std::size_t kDefaultMaxFrameBytes = std::size_t{100}
 //   splitter.commit(n);
 //   while (true) { auto f = splitter.next(); if (f.status != kFrame) break; handle(f.frame); }
 //
-// A frame returned by next() stays valid until the next call to prepare() or next().
+// A frame returned by next() or peek() stays valid until the next call to prepare() or next().
 // A size prefix that is negative or larger than max_frame_bytes is kBadSize, for good: framing
 // is lost and the connection must be closed (other connections are unaffected).
 class FrameSplitter {
@@ -47,6 +47,9 @@ class FrameSplitter {
   void feed(std::span<const std::byte> data);
 
   Next next() noexcept;
+  // What next() would return, without consuming the frame (a caller may decide from the frame
+  // whether to take it now). The frame stays valid as next()'s does.
+  Next peek() const noexcept;
   // Bytes received but not yet returned as frames.
   std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
 

@@ -159,6 +159,28 @@ TEST_CASE("kafka frames: the splitter cuts frames fed byte by byte") {
   CHECK(splitter.buffered_bytes() == 0);
 }
 
+TEST_CASE("kafka frames: peek shows the next frame without consuming it") {
+  const auto as_text = [](std::span<const std::byte> b) {
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  };
+  FrameSplitter splitter(16);
+  splitter.feed(bytes_of({0, 0, 0, 2, 'a'}));
+  CHECK(splitter.peek().status == FrameSplitter::Status::kNeedMore);
+  splitter.feed(bytes_of({'b', 0, 0, 0, 1, 'c'}));
+  for (int i = 0; i < 2; ++i) {
+    const auto peeked = splitter.peek();
+    REQUIRE(peeked.status == FrameSplitter::Status::kFrame);
+    CHECK(as_text(peeked.frame) == "ab");
+  }
+  CHECK(as_text(splitter.next().frame) == "ab");
+  CHECK(as_text(splitter.peek().frame) == "c");
+  CHECK(as_text(splitter.next().frame) == "c");
+  CHECK(splitter.peek().status == FrameSplitter::Status::kNeedMore);
+  splitter.feed(bytes_of({0, 0, 0, 17}));
+  CHECK(splitter.peek().status == FrameSplitter::Status::kBadSize);
+  CHECK(splitter.next().status == FrameSplitter::Status::kBadSize);
+}
+
 TEST_CASE("kafka frames: a size above the maximum or negative loses framing for good") {
   SUBCASE("too large") {
     FrameSplitter splitter(16);
