@@ -36,6 +36,7 @@ struct ServeOptions {
   std::string kafka_listen = std::string(kDefaultKafkaListen);
   std::string kafka_advertise;
   std::string kafka_max_frame = "100MiB";
+  std::string kafka_request_budget = "256MiB";
   std::string offsets_retention = "7d";
   std::string config_file;
 };
@@ -111,6 +112,10 @@ protocol::ServerOptions server_options(const ServeOptions& o) {
   s.kafka_max_frame_bytes = size_or_usage(o.kafka_max_frame, "--kafka-max-frame");
   if (s.kafka_max_frame_bytes < 64 || s.kafka_max_frame_bytes > 0x7fffffff) {
     fail_usage("--kafka-max-frame must be between 64B and 2GiB - 1");
+  }
+  s.max_request_bytes = size_or_usage(o.kafka_request_budget, "--kafka-request-budget");
+  if (s.max_request_bytes < s.kafka_max_frame_bytes + 4) {
+    fail_usage("--kafka-request-budget must be at least --kafka-max-frame + 4 bytes");
   }
   s.default_partitions = o.default_partitions;
   s.max_connections = o.max_connections;
@@ -211,6 +216,10 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
                   "address, or this machine's hostname when listening on 0.0.0.0)");
   cmd->add_option("--kafka-max-frame", options->kafka_max_frame,
                   "largest Kafka request accepted (100MiB); larger ones close the connection")
+      ->check(size_validator());
+  cmd->add_option("--kafka-request-budget", options->kafka_request_budget,
+                  "Kafka frames above 64KiB being received or handled, all connections together "
+                  "(256MiB; Kafka's queued.max.request.bytes): beyond it, reading waits")
       ->check(size_validator());
   cmd->add_option("--durability", options->durability,
                   "when appends are acknowledged: always (fsync, default), interval=MS or never");

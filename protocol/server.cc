@@ -25,7 +25,6 @@ namespace {
 
 constexpr auto kIdleSweepInterval = std::chrono::seconds(1);
 constexpr auto kMaxTickInterval = std::chrono::milliseconds(500);
-constexpr std::size_t kKafkaRecvBytes = 64 << 10;
 
 Connection& conn_of(Completion& c) {
   return *static_cast<Connection*>(c.context);
@@ -118,7 +117,7 @@ ServerStats Server::stats() const {
 }
 
 Server::Impl::Impl(Engine& engine, ServerOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine), options_(std::move(options)), request_budget_(options_.max_request_bytes) {}
 
 Server::Impl::~Impl() {
   pool_.reset();  // runs the remaining tasks, which only post to the mailbox (and wake the ring)
@@ -144,6 +143,10 @@ Status Server::Impl::init() {
   const std::size_t wanted = std::min(kMaxRingEntries, options_.max_connections * 2 + 64);
   const auto entries =
       static_cast<unsigned>(std::bit_ceil(std::max<std::size_t>(options_.ring_entries, wanted)));
+  if (options_.max_request_bytes < options_.kafka_max_frame_bytes + 4) {
+    return fail(Errc::kInvalidArgument,
+                "max_request_bytes must hold the largest Kafka frame (kafka_max_frame_bytes + 4)");
+  }
   auto ring = Ring::create(entries);
   if (!ring) return std::unexpected(ring.error());
   ring_ = std::move(*ring);
@@ -206,6 +209,8 @@ ServerStats Server::Impl::stats() const {
   s.kafka_closed = stats_.kafka_closed.load();
   s.kafka_parked_fetches = stats_.kafka_parked_fetches.load();
   s.timer_ticks = stats_.timer_ticks.load();
+  s.request_bytes = stats_.request_bytes.load();
+  s.request_waits = stats_.request_waits.load();
   return s;
 }
 
@@ -371,6 +376,7 @@ bool Server::Impl::blocked(const Connection& conn) const noexcept {
 
 void Server::Impl::arm_recv(Connection& conn) {
   if (conn.reading || conn.peer_eof || conn.read_closed || conn.closing || blocked(conn)) return;
+  if (conn.wire == Wire::kKafka && !kafka_frame_admitted(conn)) return;
   std::span<std::byte> space =
       conn.wire == Wire::kKafka ? conn.frames.prepare(kKafkaRecvBytes) : conn.parser.prepare();
   if (space.empty()) return;
@@ -494,6 +500,7 @@ void Server::Impl::on_spliced(Ring&, SpliceSend& send) {
 void Server::Impl::close_connection(Connection& conn) {
   if (conn.closing) return;
   conn.closing = true;
+  if (conn.wire == Wire::kKafka) leave_request_budget(conn);
   ::shutdown(conn.fd, SHUT_RDWR);  // completes any recv, send or splice in flight
   maybe_free(conn);
 }
@@ -575,7 +582,8 @@ void Server::Impl::tick() {
     const auto idle = std::chrono::milliseconds(options_.idle_timeout_ms);
     for (auto& conn : connections_) {
       if (conn->fd < 0 || conn->closing) continue;
-      const bool quiet = conn->replies.empty() && !conn->sending;
+      // A connection waiting for the request budget is silent because it is not read.
+      const bool quiet = conn->replies.empty() && !conn->sending && !conn->budget_waiting;
       if ((options_.idle_timeout_ms > 0 && quiet && now - conn->last_active >= idle) ||
           (shutting_down_ && now >= shutdown_deadline_)) {
         if (!shutting_down_) ++stats_.idle_closed;
