@@ -37,6 +37,9 @@ struct ServeOptions {
   std::string kafka_advertise;
   std::string kafka_max_frame = "100MiB";
   std::string kafka_request_budget = "256MiB";
+  std::string kafka_empty_group_expiration = "10m";
+  std::string kafka_producer_id_expiration = "1d";
+  std::size_t kafka_max_producer_states = 100'000;
   std::string offsets_retention = "7d";
   std::string config_file;
 };
@@ -117,6 +120,17 @@ protocol::ServerOptions server_options(const ServeOptions& o) {
   if (s.max_request_bytes < s.kafka_max_frame_bytes + 4) {
     fail_usage("--kafka-request-budget must be at least --kafka-max-frame + 4 bytes");
   }
+  s.kafka_empty_group_expiration_ms = static_cast<std::int64_t>(
+      ms_or_usage(o.kafka_empty_group_expiration, "--kafka-empty-group-expiration"));
+  s.kafka_producer_id_expiration_ms = static_cast<std::int64_t>(
+      ms_or_usage(o.kafka_producer_id_expiration, "--kafka-producer-id-expiration"));
+  if (s.kafka_empty_group_expiration_ms == 0 || s.kafka_producer_id_expiration_ms == 0) {
+    fail_usage(
+        "--kafka-empty-group-expiration and --kafka-producer-id-expiration must be at "
+        "least 1ms");
+  }
+  if (o.kafka_max_producer_states < 1) fail_usage("--kafka-max-producer-states must be at least 1");
+  s.kafka_max_producer_states = o.kafka_max_producer_states;
   s.default_partitions = o.default_partitions;
   s.max_connections = o.max_connections;
   s.limits.max_message_bytes = size_or_usage(o.max_message_size, "--max-message-size");
@@ -221,6 +235,17 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
                   "Kafka frames above 64KiB being received or handled, all connections together "
                   "(256MiB; Kafka's queued.max.request.bytes): beyond it, reading waits")
       ->check(size_validator());
+  cmd->add_option("--kafka-empty-group-expiration", options->kafka_empty_group_expiration,
+                  "forget a consumer group Empty this long (10m; its offsets are kept, see "
+                  "--offsets-retention)")
+      ->check(duration_validator());
+  cmd->add_option("--kafka-producer-id-expiration", options->kafka_producer_id_expiration,
+                  "forget an idempotent producer's state on a partition this long after its last "
+                  "write (1d; Kafka's producer.id.expiration.ms)")
+      ->check(duration_validator());
+  cmd->add_option("--kafka-max-producer-states", options->kafka_max_producer_states,
+                  "idempotent producer states kept, one per producer and partition (100000): "
+                  "beyond, the least recently written is forgotten");
   cmd->add_option("--durability", options->durability,
                   "when appends are acknowledged: always (fsync, default), interval=MS or never");
   cmd->add_option("--segment-size", options->segment_size, "segment file size (default 1GiB)")

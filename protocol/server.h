@@ -73,6 +73,11 @@ struct ServerOptions {
   std::size_t max_request_bytes = std::size_t{256} << 20;
   std::int32_t default_partitions = 1;  // of topics created by Kafka Metadata requests
   std::uint32_t kafka_group_initial_delay_ms = 1000;  // group.initial.rebalance.delay.ms
+  // An Empty consumer group's in-memory state is dropped after this (group_coordinator.h).
+  std::int64_t kafka_empty_group_expiration_ms = 600'000;
+  // Kafka's producer.id.expiration.ms, and a cap on producer states (producer_state.h).
+  std::int64_t kafka_producer_id_expiration_ms = 86'400'000;
+  std::size_t kafka_max_producer_states = 100'000;
 };
 
 // Counters since the server started (a consistent-enough snapshot, for `stats` and tests).

@@ -101,6 +101,9 @@ Status Server::Impl::init_kafka() {
   options.coordinator.initial_join_delay_ms =
       static_cast<std::int32_t>(options_.kafka_group_initial_delay_ms);
   options.coordinator.start_ms = wall_clock_us() / 1000;
+  options.coordinator.empty_group_expiration_ms = options_.kafka_empty_group_expiration_ms;
+  options.producer_id_expiration_ms = options_.kafka_producer_id_expiration_ms;
+  options.max_producer_states = options_.kafka_max_producer_states;
   kafka::BrokerHooks hooks;
   hooks.post = [this](kafka::BrokerHooks::Task task) { mailbox_->post(Task(std::move(task))); };
   hooks.run_blocking = [this](kafka::BrokerHooks::Task task) { pool_->post(std::move(task)); };
