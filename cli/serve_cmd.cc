@@ -4,6 +4,7 @@
 // writes its checkpoint and clean-shutdown marker, and releases the directory.
 #include <pthread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -36,7 +37,7 @@ struct ServeOptions {
   std::string kafka_listen = std::string(kDefaultKafkaListen);
   std::string kafka_advertise;
   std::string kafka_max_frame = "100MiB";
-  std::string kafka_request_budget = "256MiB";
+  std::string request_budget = "256MiB";
   std::string kafka_empty_group_expiration = "10m";
   std::string kafka_producer_id_expiration = "1d";
   std::size_t kafka_max_producer_states = 100'000;
@@ -116,10 +117,8 @@ protocol::ServerOptions server_options(const ServeOptions& o) {
   if (s.kafka_max_frame_bytes < 64 || s.kafka_max_frame_bytes > 0x7fffffff) {
     fail_usage("--kafka-max-frame must be between 64B and 2GiB - 1");
   }
-  s.max_request_bytes = size_or_usage(o.kafka_request_budget, "--kafka-request-budget");
-  if (s.max_request_bytes < s.kafka_max_frame_bytes + 4) {
-    fail_usage("--kafka-request-budget must be at least --kafka-max-frame + 4 bytes");
-  }
+  s.max_request_bytes = size_or_usage(o.request_budget, "--request-budget");
+
   s.kafka_empty_group_expiration_ms = static_cast<std::int64_t>(
       ms_or_usage(o.kafka_empty_group_expiration, "--kafka-empty-group-expiration"));
   s.kafka_producer_id_expiration_ms = static_cast<std::int64_t>(
@@ -139,6 +138,13 @@ protocol::ServerOptions server_options(const ServeOptions& o) {
   s.idle_timeout_ms = static_cast<std::uint32_t>(ms_or_usage(o.idle_timeout, "--idle-timeout"));
   s.worker_threads = o.workers == 0 ? 1 : o.workers;
   s.auto_create_topics = !o.no_auto_create;
+  const std::size_t largest_line_request =
+      s.limits.max_line_bytes + std::max(s.limits.max_message_bytes, s.limits.max_batch_bytes) + 2;
+  if (s.max_request_bytes < std::max(s.kafka_max_frame_bytes + 4, largest_line_request)) {
+    fail_usage(
+        "--request-budget must hold the largest request: --kafka-max-frame + 4 bytes, and "
+        "a line request with the larger of --max-message-size and --max-request-size");
+  }
   return s;
 }
 
@@ -231,9 +237,10 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--kafka-max-frame", options->kafka_max_frame,
                   "largest Kafka request accepted (100MiB); larger ones close the connection")
       ->check(size_validator());
-  cmd->add_option("--kafka-request-budget", options->kafka_request_budget,
-                  "Kafka frames above 64KiB being received or handled, all connections together "
-                  "(256MiB; Kafka's queued.max.request.bytes): beyond it, reading waits")
+  cmd->add_option("--request-budget", options->request_budget,
+                  "requests above 64KiB (Kafka frames, line bodies) in the server at once, all "
+                  "connections together (256MiB; like Kafka's queued.max.request.bytes): "
+                  "beyond it, reading waits")
       ->check(size_validator());
   cmd->add_option("--kafka-empty-group-expiration", options->kafka_empty_group_expiration,
                   "forget a consumer group Empty this long (10m; its offsets are kept, see "

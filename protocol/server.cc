@@ -143,9 +143,15 @@ Status Server::Impl::init() {
   const std::size_t wanted = std::min(kMaxRingEntries, options_.max_connections * 2 + 64);
   const auto entries =
       static_cast<unsigned>(std::bit_ceil(std::max<std::size_t>(options_.ring_entries, wanted)));
-  if (options_.max_request_bytes < options_.kafka_max_frame_bytes + 4) {
+  const ParserLimits& limits = options_.limits;
+  const std::size_t largest_line_request =
+      limits.max_line_bytes + std::max(limits.max_message_bytes, limits.max_batch_bytes) + 2;
+  if (options_.max_request_bytes < largest_line_request ||
+      (!options_.kafka_listen.empty() &&
+       options_.max_request_bytes < options_.kafka_max_frame_bytes + 4)) {
     return fail(Errc::kInvalidArgument,
-                "max_request_bytes must hold the largest Kafka frame (kafka_max_frame_bytes + 4)");
+                "max_request_bytes must hold the largest request (a line request with the larger "
+                "body limit, and kafka_max_frame_bytes + 4)");
   }
   auto ring = Ring::create(entries);
   if (!ring) return std::unexpected(ring.error());
@@ -240,7 +246,7 @@ Status Server::Impl::run() {
   for (;;) {
     if (stop_requested_.load() && !shutting_down_) begin_shutdown();
     drain_mailbox();
-    pump_kafka_ready();
+    pump_ready();
     free_dead();
     if (shutting_down_ && open_connections_ == 0 && !accepting() && appends_pending_ == 0 &&
         !kafka_busy()) {
@@ -376,9 +382,9 @@ bool Server::Impl::blocked(const Connection& conn) const noexcept {
 
 void Server::Impl::arm_recv(Connection& conn) {
   if (conn.reading || conn.peer_eof || conn.read_closed || conn.closing || blocked(conn)) return;
-  if (conn.wire == Wire::kKafka && !kafka_frame_admitted(conn)) return;
+  if (!request_admitted(conn)) return;
   std::span<std::byte> space =
-      conn.wire == Wire::kKafka ? conn.frames.prepare(kKafkaRecvBytes) : conn.parser.prepare();
+      conn.wire == Wire::kKafka ? conn.frames.prepare(kBudgetFreeBytes) : conn.parser.prepare();
   if (space.empty()) return;
   conn.reading = true;
   ++conn.ops_in_flight;
@@ -418,6 +424,60 @@ void Server::Impl::pump(Connection& conn) {
   pump_send(conn);
   if (conn.closing) return;
   arm_recv(conn);
+}
+
+// ---- the request budget ---------------------------------------------------------------------
+
+bool Server::Impl::request_admitted(Connection& conn) {
+  if (conn.budget_waiting) return false;
+  const std::size_t bytes = conn.wire == Wire::kKafka ? conn.frames.incomplete_frame_bytes()
+                                                      : conn.parser.incomplete_request_bytes();
+  if (bytes <= kBudgetFreeBytes || conn.request_budget_bytes > 0) return true;
+  if (request_budget_.reserve(conn.id, bytes)) {
+    conn.request_budget_bytes = bytes;
+    stats_.request_bytes = request_budget_.used_bytes();
+    return true;
+  }
+  conn.budget_waiting = true;
+  stats_.request_waits = request_budget_.waiting();
+  return false;
+}
+
+void Server::Impl::release_request_bytes(std::size_t bytes) {
+  if (bytes == 0) return;
+  request_budget_.release(bytes);
+  grant_request_budget();
+}
+
+void Server::Impl::grant_request_budget() {
+  for (auto grants = request_budget_.grant(); !grants.empty(); grants = request_budget_.grant()) {
+    for (const RequestBudget::Grant& grant : grants) {
+      Connection* conn = find(grant.id);
+      if (conn == nullptr || !conn->budget_waiting) {
+        request_budget_.release(grant.bytes);  // cannot happen: closing leaves the queue
+        continue;
+      }
+      conn->budget_waiting = false;
+      conn->request_budget_bytes = grant.bytes;
+      conn->last_active = Clock::now();  // its idle time starts now
+      // Pumped from the top of the loop, never here (see pump_ready).
+      if (!conn->pump_queued) {
+        conn->pump_queued = true;
+        ready_.push_back(conn->id);
+      }
+    }
+  }
+  stats_.request_bytes = request_budget_.used_bytes();
+  stats_.request_waits = request_budget_.waiting();
+}
+
+void Server::Impl::leave_request_budget(Connection& conn) {
+  if (conn.budget_waiting) {
+    request_budget_.forget(conn.id);
+    conn.budget_waiting = false;
+    grant_request_budget();  // those behind it may fit now
+  }
+  release_request_bytes(std::exchange(conn.request_budget_bytes, 0));
 }
 
 // ---- sending ------------------------------------------------------------------------------------
@@ -500,7 +560,7 @@ void Server::Impl::on_spliced(Ring&, SpliceSend& send) {
 void Server::Impl::close_connection(Connection& conn) {
   if (conn.closing) return;
   conn.closing = true;
-  if (conn.wire == Wire::kKafka) leave_request_budget(conn);
+  leave_request_budget(conn);
   ::shutdown(conn.fd, SHUT_RDWR);  // completes any recv, send or splice in flight
   maybe_free(conn);
 }

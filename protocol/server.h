@@ -21,9 +21,9 @@
 // Replies leave each connection in request order (ReplyQueue). A connection whose unsent replies
 // exceed max_buffered_bytes, or which has max_pending_requests outstanding, is not read until
 // they drain (backpressure); this holds for both protocols, and max_connections counts both.
-// Kafka frames larger than a receive chunk also take their declared size from a server-wide
-// budget (max_request_bytes) from their size prefix until they are answered; a connection whose
-// frame does not fit is not read until it does (docs/security.md states the memory bound).
+// Requests larger than a receive chunk (Kafka frames, line bodies) also take their declared size
+// from a server-wide budget (max_request_bytes); a connection whose request does not fit is not
+// read until it does (docs/security.md states the memory bound).
 // Bad input gets an error line; where framing is lost the connection is closed after the error.
 // A bad Kafka frame (negative size, above kafka_max_frame_bytes, malformed, unknown API or
 // version) closes its connection once the replies before it are sent, as Kafka does. Other
@@ -66,10 +66,12 @@ struct ServerOptions {
   // bound port). "": the bound address, or the machine's hostname when bound to 0.0.0.0 / ::.
   std::string kafka_advertise;
   std::size_t kafka_max_frame_bytes = std::size_t{100} << 20;  // Kafka's socket.request.max.bytes
-  // The server-wide budget for Kafka frames larger than one receive chunk (64 KiB), from their
-  // size prefix until they are answered, across all connections (Kafka's
-  // queued.max.request.bytes). A connection whose next frame does not fit is not read until
-  // earlier frames are answered (request_budget.h). At least kafka_max_frame_bytes + 4.
+  // The server-wide budget for requests larger than one receive chunk (64 KiB), across all
+  // connections of both protocols (like Kafka's queued.max.request.bytes): a Kafka frame holds
+  // its share from its size prefix until it is answered, a line request with a body from its
+  // command line until it is parsed. A connection whose next request does not fit is not read
+  // until earlier ones give their share back (request_budget.h). At least the largest request
+  // of either listener (kafka_max_frame_bytes + 4; the line, the larger body and "\r\n").
   std::size_t max_request_bytes = std::size_t{256} << 20;
   std::int32_t default_partitions = 1;  // of topics created by Kafka Metadata requests
   std::uint32_t kafka_group_initial_delay_ms = 1000;  // group.initial.rebalance.delay.ms

@@ -128,7 +128,7 @@ void Server::Impl::process_kafka(Connection& conn) {
     // Produce's records are held until the engine has them), and so does its share of the
     // request budget.
     const std::uint64_t reserved = next.frame.size();
-    const std::size_t budget = std::exchange(conn.frame_budget_bytes, 0);
+    const std::size_t budget = std::exchange(conn.request_budget_bytes, 0);
     conn.pending_read_bytes += reserved;
     broker_->handle(next.frame, now_ms(),
                     [this, id = conn.id, seq, reserved, budget](kafka::Reply r) {
@@ -136,55 +136,6 @@ void Server::Impl::process_kafka(Connection& conn) {
                     });
   }
   conn.frames.trim();  // the Broker keeps what it needs of a large frame; its buffer may go
-}
-
-bool Server::Impl::kafka_frame_admitted(Connection& conn) {
-  if (conn.budget_waiting) return false;
-  const std::size_t frame = conn.frames.incomplete_frame_bytes();
-  if (frame <= kKafkaRecvBytes || conn.frame_budget_bytes > 0) return true;
-  if (request_budget_.reserve(conn.id, frame)) {
-    conn.frame_budget_bytes = frame;
-    stats_.request_bytes = request_budget_.used_bytes();
-    return true;
-  }
-  conn.budget_waiting = true;
-  stats_.request_waits = request_budget_.waiting();
-  return false;
-}
-
-void Server::Impl::release_request_bytes(std::size_t bytes) {
-  if (bytes > 0) request_budget_.release(bytes);
-  grant_request_budget();
-}
-
-void Server::Impl::grant_request_budget() {
-  for (auto grants = request_budget_.grant(); !grants.empty(); grants = request_budget_.grant()) {
-    for (const RequestBudget::Grant& grant : grants) {
-      Connection* conn = find(grant.id);
-      if (conn == nullptr || !conn->budget_waiting) {
-        request_budget_.release(grant.bytes);  // cannot happen: closing leaves the queue
-        continue;
-      }
-      conn->budget_waiting = false;
-      conn->frame_budget_bytes = grant.bytes;
-      conn->last_active = Clock::now();  // its idle time starts now
-      // Pumped from the top of the loop, never here (see pump_kafka_ready).
-      if (!conn->pump_queued) {
-        conn->pump_queued = true;
-        kafka_ready_.push_back(conn->id);
-      }
-    }
-  }
-  stats_.request_bytes = request_budget_.used_bytes();
-  stats_.request_waits = request_budget_.waiting();
-}
-
-void Server::Impl::leave_request_budget(Connection& conn) {
-  if (conn.budget_waiting) {
-    request_budget_.forget(conn.id);  // those behind it may fit now
-    conn.budget_waiting = false;
-  }
-  release_request_bytes(std::exchange(conn.frame_budget_bytes, 0));
 }
 
 void Server::Impl::on_kafka_reply(std::uint64_t id, std::uint64_t seq, std::uint64_t reserved_bytes,
@@ -212,14 +163,14 @@ void Server::Impl::on_kafka_reply(std::uint64_t id, std::uint64_t seq, std::uint
   conn->replies.fill(seq, std::move(out));
   if (!conn->pump_queued) {
     conn->pump_queued = true;
-    kafka_ready_.push_back(id);
+    ready_.push_back(id);
   }
 }
 
-void Server::Impl::pump_kafka_ready() {
-  while (!kafka_ready_.empty()) {
+void Server::Impl::pump_ready() {
+  while (!ready_.empty()) {
     std::vector<std::uint64_t> ready;
-    ready.swap(kafka_ready_);
+    ready.swap(ready_);
     for (const std::uint64_t id : ready) {
       Connection* conn = find(id);
       if (conn == nullptr) continue;

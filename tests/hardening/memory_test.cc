@@ -1,6 +1,6 @@
 // Findings 8 and 9: memory bounded by the documented figures (docs/security.md, "Memory bound")
 // under any client. Kafka frames larger than a receive chunk take their share of the request
-// budget (--kafka-request-budget, 256 MiB) before they are read, so eight connections holding
+// budget (--request-budget, 256 MiB) before they are read, so eight connections holding
 // unfinished 100 MiB frames cannot make the server hold 800 MiB; abandoned consumer groups and
 // idle idempotent producer ids are forgotten (--kafka-empty-group-expiration,
 // --kafka-producer-id-expiration), so their memory is reused rather than accumulated.

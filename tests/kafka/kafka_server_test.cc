@@ -146,6 +146,8 @@ class SmallBudgetFixture : public KafkaServerFixture {
   static protocol::ServerOptions options() {
     protocol::ServerOptions o = test::kafka_server_options();
     o.kafka_max_frame_bytes = kMaxFrame;
+    o.limits.max_message_bytes = 64 << 10;  // line requests fit the budget too
+    o.limits.max_batch_bytes = 64 << 10;
     o.max_request_bytes = kMaxFrame + 4;
     return o;
   }
