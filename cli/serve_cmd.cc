@@ -4,6 +4,7 @@
 // writes its checkpoint and clean-shutdown marker, and releases the directory.
 #include <pthread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -36,6 +37,11 @@ struct ServeOptions {
   std::string kafka_listen = std::string(kDefaultKafkaListen);
   std::string kafka_advertise;
   std::string kafka_max_frame = "100MiB";
+  std::string request_budget = "256MiB";
+  std::string kafka_empty_group_expiration = "10m";
+  std::string kafka_group_initial_delay = "1s";
+  std::string kafka_producer_id_expiration = "1d";
+  std::size_t kafka_max_producer_states = 100'000;
   std::string offsets_retention = "7d";
   std::string config_file;
 };
@@ -112,6 +118,23 @@ protocol::ServerOptions server_options(const ServeOptions& o) {
   if (s.kafka_max_frame_bytes < 64 || s.kafka_max_frame_bytes > 0x7fffffff) {
     fail_usage("--kafka-max-frame must be between 64B and 2GiB - 1");
   }
+  s.max_request_bytes = size_or_usage(o.request_budget, "--request-budget");
+
+  s.kafka_empty_group_expiration_ms = static_cast<std::int64_t>(
+      ms_or_usage(o.kafka_empty_group_expiration, "--kafka-empty-group-expiration"));
+  s.kafka_producer_id_expiration_ms = static_cast<std::int64_t>(
+      ms_or_usage(o.kafka_producer_id_expiration, "--kafka-producer-id-expiration"));
+  const std::uint64_t initial_delay =
+      ms_or_usage(o.kafka_group_initial_delay, "--kafka-group-initial-delay");
+  if (initial_delay > 300'000) fail_usage("--kafka-group-initial-delay must be at most 5m");
+  s.kafka_group_initial_delay_ms = static_cast<std::uint32_t>(initial_delay);
+  if (s.kafka_empty_group_expiration_ms == 0 || s.kafka_producer_id_expiration_ms == 0) {
+    fail_usage(
+        "--kafka-empty-group-expiration and --kafka-producer-id-expiration must be at "
+        "least 1ms");
+  }
+  if (o.kafka_max_producer_states < 1) fail_usage("--kafka-max-producer-states must be at least 1");
+  s.kafka_max_producer_states = o.kafka_max_producer_states;
   s.default_partitions = o.default_partitions;
   s.max_connections = o.max_connections;
   s.limits.max_message_bytes = size_or_usage(o.max_message_size, "--max-message-size");
@@ -120,6 +143,13 @@ protocol::ServerOptions server_options(const ServeOptions& o) {
   s.idle_timeout_ms = static_cast<std::uint32_t>(ms_or_usage(o.idle_timeout, "--idle-timeout"));
   s.worker_threads = o.workers == 0 ? 1 : o.workers;
   s.auto_create_topics = !o.no_auto_create;
+  const std::size_t largest_line_request =
+      s.limits.max_line_bytes + std::max(s.limits.max_message_bytes, s.limits.max_batch_bytes) + 2;
+  if (s.max_request_bytes < std::max(s.kafka_max_frame_bytes + 4, largest_line_request)) {
+    fail_usage(
+        "--request-budget must hold the largest request: --kafka-max-frame + 4 bytes, and "
+        "a line request with the larger of --max-message-size and --max-request-size");
+  }
   return s;
 }
 
@@ -212,6 +242,26 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--kafka-max-frame", options->kafka_max_frame,
                   "largest Kafka request accepted (100MiB); larger ones close the connection")
       ->check(size_validator());
+  cmd->add_option("--request-budget", options->request_budget,
+                  "requests above 64KiB (Kafka frames, line bodies) in the server at once, all "
+                  "connections together (256MiB; like Kafka's queued.max.request.bytes): "
+                  "beyond it, reading waits")
+      ->check(size_validator());
+  cmd->add_option("--kafka-empty-group-expiration", options->kafka_empty_group_expiration,
+                  "forget a consumer group Empty this long (10m; its offsets are kept, see "
+                  "--offsets-retention)")
+      ->check(duration_validator());
+  cmd->add_option("--kafka-group-initial-delay", options->kafka_group_initial_delay,
+                  "how long a new consumer group waits for more members before its first "
+                  "rebalance completes (1s; Kafka's group.initial.rebalance.delay.ms; 0: none)")
+      ->check(duration_validator());
+  cmd->add_option("--kafka-producer-id-expiration", options->kafka_producer_id_expiration,
+                  "forget an idempotent producer's state on a partition this long after its last "
+                  "write (1d; Kafka's producer.id.expiration.ms)")
+      ->check(duration_validator());
+  cmd->add_option("--kafka-max-producer-states", options->kafka_max_producer_states,
+                  "idempotent producer states kept, one per producer and partition (100000): "
+                  "beyond, the least recently written is forgotten");
   cmd->add_option("--durability", options->durability,
                   "when appends are acknowledged: always (fsync, default), interval=MS or never");
   cmd->add_option("--segment-size", options->segment_size, "segment file size (default 1GiB)")

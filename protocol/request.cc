@@ -129,6 +129,12 @@ std::size_t RequestParser::needed_bytes() const noexcept {
   }
 }
 
+std::size_t RequestParser::incomplete_request_bytes() const noexcept {
+  if (state_ != State::kBody) return 0;
+  const std::size_t total = line_bytes_ + body_bytes_ + 2;
+  return end_ - begin_ < total ? total : 0;
+}
+
 // Moves the buffered bytes to the front of a buffer of `capacity` bytes (a new one if the size
 // changes).
 void RequestParser::relocate(std::size_t capacity) {

@@ -113,6 +113,9 @@ class RequestParser {
   const ProtocolError& error() const noexcept { return error_; }
 
   std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
+  // Line, body and its "\r\n": the size of the request whose body is being received, while not
+  // all of it has arrived (0 otherwise, also while a body is skipped).
+  std::size_t incomplete_request_bytes() const noexcept;
   std::size_t capacity_bytes() const noexcept { return capacity_; }
   const ParserLimits& limits() const noexcept { return limits_; }
 

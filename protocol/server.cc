@@ -25,7 +25,6 @@ namespace {
 
 constexpr auto kIdleSweepInterval = std::chrono::seconds(1);
 constexpr auto kMaxTickInterval = std::chrono::milliseconds(500);
-constexpr std::size_t kKafkaRecvBytes = 64 << 10;
 
 Connection& conn_of(Completion& c) {
   return *static_cast<Connection*>(c.context);
@@ -118,7 +117,7 @@ ServerStats Server::stats() const {
 }
 
 Server::Impl::Impl(Engine& engine, ServerOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine), options_(std::move(options)), request_budget_(options_.max_request_bytes) {}
 
 Server::Impl::~Impl() {
   pool_.reset();  // runs the remaining tasks, which only post to the mailbox (and wake the ring)
@@ -144,6 +143,16 @@ Status Server::Impl::init() {
   const std::size_t wanted = std::min(kMaxRingEntries, options_.max_connections * 2 + 64);
   const auto entries =
       static_cast<unsigned>(std::bit_ceil(std::max<std::size_t>(options_.ring_entries, wanted)));
+  const ParserLimits& limits = options_.limits;
+  const std::size_t largest_line_request =
+      limits.max_line_bytes + std::max(limits.max_message_bytes, limits.max_batch_bytes) + 2;
+  if (options_.max_request_bytes < largest_line_request ||
+      (!options_.kafka_listen.empty() &&
+       options_.max_request_bytes < options_.kafka_max_frame_bytes + 4)) {
+    return fail(Errc::kInvalidArgument,
+                "max_request_bytes must hold the largest request (a line request with the larger "
+                "body limit, and kafka_max_frame_bytes + 4)");
+  }
   auto ring = Ring::create(entries);
   if (!ring) return std::unexpected(ring.error());
   ring_ = std::move(*ring);
@@ -206,6 +215,8 @@ ServerStats Server::Impl::stats() const {
   s.kafka_closed = stats_.kafka_closed.load();
   s.kafka_parked_fetches = stats_.kafka_parked_fetches.load();
   s.timer_ticks = stats_.timer_ticks.load();
+  s.request_bytes = stats_.request_bytes.load();
+  s.request_waits = stats_.request_waits.load();
   return s;
 }
 
@@ -235,7 +246,7 @@ Status Server::Impl::run() {
   for (;;) {
     if (stop_requested_.load() && !shutting_down_) begin_shutdown();
     drain_mailbox();
-    pump_kafka_ready();
+    pump_ready();
     free_dead();
     if (shutting_down_ && open_connections_ == 0 && !accepting() && appends_pending_ == 0 &&
         !kafka_busy()) {
@@ -382,8 +393,9 @@ void Server::Impl::arm_recv(Connection& conn) {
       held(conn)) {
     return;
   }
+  if (!request_admitted(conn)) return;
   std::span<std::byte> space =
-      conn.wire == Wire::kKafka ? conn.frames.prepare(kKafkaRecvBytes) : conn.parser.prepare();
+      conn.wire == Wire::kKafka ? conn.frames.prepare(kBudgetFreeBytes) : conn.parser.prepare();
   if (space.empty()) return;
   conn.reading = true;
   ++conn.ops_in_flight;
@@ -423,6 +435,60 @@ void Server::Impl::pump(Connection& conn) {
   pump_send(conn);
   if (conn.closing) return;
   arm_recv(conn);
+}
+
+// ---- the request budget ---------------------------------------------------------------------
+
+bool Server::Impl::request_admitted(Connection& conn) {
+  if (conn.budget_waiting) return false;
+  const std::size_t bytes = conn.wire == Wire::kKafka ? conn.frames.incomplete_frame_bytes()
+                                                      : conn.parser.incomplete_request_bytes();
+  if (bytes <= kBudgetFreeBytes || conn.request_budget_bytes > 0) return true;
+  if (request_budget_.reserve(conn.id, bytes)) {
+    conn.request_budget_bytes = bytes;
+    stats_.request_bytes = request_budget_.used_bytes();
+    return true;
+  }
+  conn.budget_waiting = true;
+  stats_.request_waits = request_budget_.waiting();
+  return false;
+}
+
+void Server::Impl::release_request_bytes(std::size_t bytes) {
+  if (bytes == 0) return;
+  request_budget_.release(bytes);
+  grant_request_budget();
+}
+
+void Server::Impl::grant_request_budget() {
+  for (auto grants = request_budget_.grant(); !grants.empty(); grants = request_budget_.grant()) {
+    for (const RequestBudget::Grant& grant : grants) {
+      Connection* conn = find(grant.id);
+      if (conn == nullptr || !conn->budget_waiting) {
+        request_budget_.release(grant.bytes);  // cannot happen: closing leaves the queue
+        continue;
+      }
+      conn->budget_waiting = false;
+      conn->request_budget_bytes = grant.bytes;
+      conn->last_active = Clock::now();  // its idle time starts now
+      // Pumped from the top of the loop, never here (see pump_ready).
+      if (!conn->pump_queued) {
+        conn->pump_queued = true;
+        ready_.push_back(conn->id);
+      }
+    }
+  }
+  stats_.request_bytes = request_budget_.used_bytes();
+  stats_.request_waits = request_budget_.waiting();
+}
+
+void Server::Impl::leave_request_budget(Connection& conn) {
+  if (conn.budget_waiting) {
+    request_budget_.forget(conn.id);
+    conn.budget_waiting = false;
+    grant_request_budget();  // those behind it may fit now
+  }
+  release_request_bytes(std::exchange(conn.request_budget_bytes, 0));
 }
 
 // ---- sending ------------------------------------------------------------------------------------
@@ -505,6 +571,7 @@ void Server::Impl::on_spliced(Ring&, SpliceSend& send) {
 void Server::Impl::close_connection(Connection& conn) {
   if (conn.closing) return;
   conn.closing = true;
+  leave_request_budget(conn);
   ::shutdown(conn.fd, SHUT_RDWR);  // completes any recv, send or splice in flight
   maybe_free(conn);
 }
@@ -586,7 +653,8 @@ void Server::Impl::tick() {
     const auto idle = std::chrono::milliseconds(options_.idle_timeout_ms);
     for (auto& conn : connections_) {
       if (conn->fd < 0 || conn->closing) continue;
-      const bool quiet = conn->replies.empty() && !conn->sending;
+      // A connection waiting for the request budget is silent because it is not read.
+      const bool quiet = conn->replies.empty() && !conn->sending && !conn->budget_waiting;
       if ((options_.idle_timeout_ms > 0 && quiet && now - conn->last_active >= idle) ||
           (shutting_down_ && now >= shutdown_deadline_)) {
         if (!shutting_down_) ++stats_.idle_closed;

@@ -21,6 +21,9 @@
 // Replies leave each connection in request order (ReplyQueue). A connection whose unsent replies
 // exceed max_buffered_bytes, or which has max_pending_requests outstanding, is not read until
 // they drain (backpressure); this holds for both protocols, and max_connections counts both.
+// Requests larger than a receive chunk (Kafka frames, line bodies) also take their declared size
+// from a server-wide budget (max_request_bytes); a connection whose request does not fit is not
+// read until it does (docs/security.md states the memory bound).
 // Bad input gets an error line; where framing is lost the connection is closed after the error.
 // A bad Kafka frame (negative size, above kafka_max_frame_bytes, malformed, unknown API or
 // version) closes its connection once the replies before it are sent, as Kafka does. Other
@@ -63,8 +66,20 @@ struct ServerOptions {
   // bound port). "": the bound address, or the machine's hostname when bound to 0.0.0.0 / ::.
   std::string kafka_advertise;
   std::size_t kafka_max_frame_bytes = std::size_t{100} << 20;  // Kafka's socket.request.max.bytes
+  // The server-wide budget for requests larger than one receive chunk (64 KiB), across all
+  // connections of both protocols (like Kafka's queued.max.request.bytes): a Kafka frame holds
+  // its share from its size prefix until it is answered, a line request with a body from its
+  // command line until it is parsed. A connection whose next request does not fit is not read
+  // until earlier ones give their share back (request_budget.h). At least the largest request
+  // of either listener (kafka_max_frame_bytes + 4; the line, the larger body and "\r\n").
+  std::size_t max_request_bytes = std::size_t{256} << 20;
   std::int32_t default_partitions = 1;  // of topics created by Kafka Metadata requests
   std::uint32_t kafka_group_initial_delay_ms = 1000;  // group.initial.rebalance.delay.ms
+  // An Empty consumer group's in-memory state is dropped after this (group_coordinator.h).
+  std::int64_t kafka_empty_group_expiration_ms = 600'000;
+  // Kafka's producer.id.expiration.ms, and a cap on producer states (producer_state.h).
+  std::int64_t kafka_producer_id_expiration_ms = 86'400'000;
+  std::size_t kafka_max_producer_states = 100'000;
 };
 
 // Counters since the server started (a consistent-enough snapshot, for `stats` and tests).
@@ -86,7 +101,9 @@ struct ServerStats {
   std::uint64_t kafka_requests = 0;           // included in requests
   std::uint64_t kafka_closed = 0;             // connections closed for a bad Kafka frame
   std::uint64_t kafka_parked_fetches = 0;     // Kafka long polls waiting for data now
-  std::uint64_t timer_ticks = 0;  // the loop's timer wakeups (a waiting long poll must not spin)
+  std::uint64_t request_bytes = 0;            // of max_request_bytes, reserved now
+  std::uint64_t request_waits = 0;  // connections not read now because the budget is spent
+  std::uint64_t timer_ticks = 0;    // the loop's timer wakeups (a waiting long poll must not spin)
 };
 
 class Server {

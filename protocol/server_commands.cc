@@ -24,6 +24,8 @@ void Server::Impl::process(Connection& conn) {
     Request request;
     const ParseOutcome outcome = conn.parser.next(request);
     if (outcome == ParseOutcome::kNeedMore) return;
+    // Parsed: its body is copied from here on, so a large request's share of the budget goes.
+    release_request_bytes(std::exchange(conn.request_budget_bytes, 0));
     ++stats_.requests;
     const std::uint64_t seq = conn.replies.reserve();
     switch (outcome) {

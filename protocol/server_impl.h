@@ -23,12 +23,16 @@
 #include "protocol/order_gate.h"
 #include "protocol/reply_queue.h"
 #include "protocol/request.h"
+#include "protocol/request_budget.h"
 #include "protocol/server.h"
 #include "protocol/worker_pool.h"
 
 namespace ringlog::protocol {
 
 using Clock = std::chrono::steady_clock;
+
+// What one recv of a Kafka connection asks for; requests up to this size need no budget.
+inline constexpr std::size_t kBudgetFreeBytes = 64 << 10;
 
 // Which listener a connection came from, and so how its bytes are read.
 enum class Wire : std::uint8_t { kLine, kKafka };
@@ -68,7 +72,11 @@ struct Connection {
   bool read_closed = false;  // quit, lost framing or shutdown: no more requests are parsed
   bool closing = false;      // being torn down: freed once ops_in_flight reaches 0
   bool queued_for_free = false;
-  bool pump_queued = false;  // in Impl::kafka_ready_
+  bool pump_queued = false;  // in Impl::ready_
+  // Of the request budget, what the request being received holds (0 for a small one), and
+  // whether the connection waits, unread, for its request's share.
+  std::size_t request_budget_bytes = 0;
+  bool budget_waiting = false;
 
   int pipe_read = -1;  // for splice file -> pipe -> socket, created on first use
   int pipe_write = -1;
@@ -173,7 +181,7 @@ struct AtomicServerStats {
   std::atomic<std::uint64_t> connections{0}, connections_total{0}, connections_rejected{0},
       requests{0}, errors{0}, puts{0}, putbs{0}, gets{0}, fetches{0}, bytes_in{0}, bytes_out{0},
       long_polls{0}, idle_closed{0}, kafka_connections_total{0}, kafka_requests{0}, kafka_closed{0},
-      kafka_parked_fetches{0}, timer_ticks{0};
+      kafka_parked_fetches{0}, timer_ticks{0}, request_bytes{0}, request_waits{0};
 };
 
 // What the engine's visibility listener holds instead of the server (see Impl::run).
@@ -218,6 +226,14 @@ class Server::Impl {
   void free_dead();
   bool blocked(const Connection& conn) const noexcept;
   bool held(const Connection& conn) const noexcept;
+  // May this connection be read? Takes the budget for a large request in progress, or queues
+  // the connection for it (false: not read until release_request_bytes grants it).
+  bool request_admitted(Connection& conn);
+  // Gives bytes back to the request budget and queues the connections now granted for pumping.
+  void release_request_bytes(std::size_t bytes);
+  void grant_request_budget();  // the waiters that fit now are queued for pumping
+  // A closing connection leaves the budget's queue and gives back its request's share.
+  void leave_request_budget(Connection& conn);
   void arm_tick(Clock::duration after);
   void tick_by(Clock::time_point deadline);
   static void on_tick(Ring& ring, Completion& c);
@@ -229,11 +245,11 @@ class Server::Impl {
   Status init_kafka();
   void process_kafka(Connection& conn);
   void on_kafka_reply(std::uint64_t conn, std::uint64_t seq, std::uint64_t reserved_bytes,
-                      OrderClass order, kafka::Reply reply);
-  // Pumps the Kafka connections that got replies. Replies are never pumped where they arrive:
-  // they may come from inside the Broker (a JoinGroup completing others' joins), and pumping
-  // would hand the Broker the next frames while it is still in its call.
-  void pump_kafka_ready();
+                      std::size_t budget_bytes, OrderClass order, kafka::Reply reply);
+  // Pumps the connections that got Kafka replies or their request budget. They are never pumped
+  // where that happens: a reply may come from inside the Broker (a JoinGroup completing others'
+  // joins), and pumping would hand the Broker the next frames while it is still in its call.
+  void pump_ready();
   void kafka_visible(const Visible& visible);
   void kafka_tick();
   // Brings the loop's timer forward to the Broker's next deadline.
@@ -276,8 +292,9 @@ class Server::Impl {
   Listener line_;
   Listener kafka_;  // fd -1 without a Kafka listener
   std::string kafka_advertised_;
-  std::unique_ptr<kafka::Broker> broker_;   // null without a Kafka listener
-  std::vector<std::uint64_t> kafka_ready_;  // connections with new replies, see pump_kafka_ready
+  std::unique_ptr<kafka::Broker> broker_;  // null without a Kafka listener
+  std::vector<std::uint64_t> ready_;       // connections to pump, see pump_ready
+  RequestBudget request_budget_;           // ServerOptions::max_request_bytes
   // The Broker deadline the timer is already set to fire by (schedule_kafka_tick compares, so
   // that an unchanged deadline does not cancel and re-arm the timer on every turn of the loop).
   std::optional<std::int64_t> kafka_timer_for_ms_;

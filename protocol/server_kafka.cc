@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <climits>
+#include <utility>
 
 #include "io/assert.h"
 #include "io/log.h"
@@ -100,6 +101,9 @@ Status Server::Impl::init_kafka() {
   options.coordinator.initial_join_delay_ms =
       static_cast<std::int32_t>(options_.kafka_group_initial_delay_ms);
   options.coordinator.start_ms = wall_clock_us() / 1000;
+  options.coordinator.empty_group_expiration_ms = options_.kafka_empty_group_expiration_ms;
+  options.producer_id_expiration_ms = options_.kafka_producer_id_expiration_ms;
+  options.max_producer_states = options_.kafka_max_producer_states;
   kafka::BrokerHooks hooks;
   hooks.post = [this](kafka::BrokerHooks::Task task) { mailbox_->post(Task(std::move(task))); };
   hooks.run_blocking = [this](kafka::BrokerHooks::Task task) { pool_->post(std::move(task)); };
@@ -136,25 +140,29 @@ void Server::Impl::process_kafka(Connection& conn) {
     ++stats_.kafka_requests;
     const std::uint64_t seq = conn.replies.reserve();
     if (next.status == kafka::FrameSplitter::Status::kBadSize) {
-      on_kafka_reply(conn.id, seq, 0, OrderClass::kFree,
+      on_kafka_reply(conn.id, seq, 0, 0, OrderClass::kFree,
                      {kafka::Reply::Kind::kClose, {}, "bad frame size"});
       break;
     }
     // The frame's bytes count against the connection's buffer bound until it is answered (a
-    // Produce's records are held until the engine has them).
+    // Produce's records are held until the engine has them), and so does its share of the
+    // request budget.
     const std::uint64_t reserved = next.frame.size();
+    const std::size_t budget = std::exchange(conn.request_budget_bytes, 0);
     conn.pending_read_bytes += reserved;
     conn.gate.start(order);  // before handle(): the Broker may answer inside the call
     broker_->handle(next.frame, now_ms(),
-                    [this, id = conn.id, seq, reserved, order](kafka::Reply r) {
-                      on_kafka_reply(id, seq, reserved, order, std::move(r));
+                    [this, id = conn.id, seq, reserved, budget, order](kafka::Reply r) {
+                      on_kafka_reply(id, seq, reserved, budget, order, std::move(r));
                     });
   }
+  conn.frames.trim();  // the Broker keeps what it needs of a large frame; its buffer may go
 }
 
 // Every request's one reply (kNone for acks=0 Produce) counts it out of the gate.
 void Server::Impl::on_kafka_reply(std::uint64_t id, std::uint64_t seq, std::uint64_t reserved_bytes,
-                                  OrderClass order, kafka::Reply reply) {
+                                  std::size_t budget_bytes, OrderClass order, kafka::Reply reply) {
+  release_request_bytes(budget_bytes);  // also when the connection has gone
   Connection* conn = find(id);
   if (conn == nullptr) return;
   conn->gate.finish(order);
@@ -178,14 +186,14 @@ void Server::Impl::on_kafka_reply(std::uint64_t id, std::uint64_t seq, std::uint
   conn->replies.fill(seq, std::move(out));
   if (!conn->pump_queued) {
     conn->pump_queued = true;
-    kafka_ready_.push_back(id);
+    ready_.push_back(id);
   }
 }
 
-void Server::Impl::pump_kafka_ready() {
-  while (!kafka_ready_.empty()) {
+void Server::Impl::pump_ready() {
+  while (!ready_.empty()) {
     std::vector<std::uint64_t> ready;
-    ready.swap(kafka_ready_);
+    ready.swap(ready_);
     for (const std::uint64_t id : ready) {
       Connection* conn = find(id);
       if (conn == nullptr) continue;

@@ -2,6 +2,7 @@
 // broker_data.cc.
 #include "protocol/kafka/broker.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -12,12 +13,14 @@ Broker::Broker(Engine& engine, BrokerOptions options, BrokerHooks hooks)
       options_(std::move(options)),
       hooks_(std::move(hooks)),
       coordinator_(options_.coordinator),
+      producers_(options_.producer_id_expiration_ms, options_.max_producer_states),
       next_producer_id_(options_.first_producer_id) {
   if (!hooks_.post) hooks_.post = [](BrokerHooks::Task t) { t(); };
   if (!hooks_.run_blocking) hooks_.run_blocking = [](BrokerHooks::Task t) { t(); };
 }
 
 void Broker::handle(std::span<const std::byte> frame, std::int64_t now_ms, ReplyFn reply) {
+  now_ms_ = std::max(now_ms_, now_ms);
   Result<ParsedRequest> request = parse_request_header(frame);
   if (!request) return reply({Reply::Kind::kClose, {}, request.error().message()});
   const RequestHeader& h = request->header;

@@ -67,6 +67,10 @@ struct BrokerOptions {
   std::int64_t first_producer_id = 0;
   // How much of a partition's tail is read to rebuild its producers' state (at most).
   std::size_t producer_recovery_bytes = std::size_t{8} << 20;
+  // Kafka's producer.id.expiration.ms: a producer's state on a partition is forgotten this long
+  // after its last write there; and at most this many states are kept (producer_state.h).
+  std::int64_t producer_id_expiration_ms = ProducerStateTable::kDefaultExpirationMs;
+  std::size_t max_producer_states = ProducerStateTable::kDefaultMaxStates;
   CoordinatorOptions coordinator;
 };
 
@@ -105,8 +109,9 @@ class Broker {
 
   // A partition's high watermark advanced: wakes parked long polls that read it.
   void on_visible(std::string_view topic, std::int32_t partition, std::int64_t now_ms);
-  // Completes long polls whose max_wait has passed and drives the coordinator's timers. At most
-  // once per kGroupTouchIntervalMs it also tells the engine which groups have members
+  // Completes long polls whose max_wait has passed, drives the coordinator's timers (which also
+  // forget groups long Empty) and expires idle producer states. At most once per
+  // kGroupTouchIntervalMs it also tells the engine which groups have members
   // (Engine::touch_group), so that their offsets do not expire.
   void tick(std::int64_t now_ms);
   static constexpr std::int64_t kGroupTouchIntervalMs = 60'000;
@@ -123,6 +128,7 @@ class Broker {
 
   std::size_t parked_fetches() const noexcept { return parked_.size(); }
   const GroupCoordinator& coordinator() const noexcept { return coordinator_; }
+  const ProducerStateTable& producers() const noexcept { return producers_; }
 
  private:
   struct Parked {
@@ -184,6 +190,7 @@ class Broker {
   std::atomic<std::size_t> long_polls_{0};  // fetches that may park, until they reply
   std::size_t appends_in_flight_ = 0;
   std::int64_t next_group_touch_ms_ = 0;
+  std::int64_t now_ms_ = 0;  // the latest time handle() or tick() was given
 
   std::set<PartitionQueue::Key> producers_loaded_;  // partitions whose producer state was rebuilt
   // A partition's Produce work in arrival order across validation on a worker and producer-state

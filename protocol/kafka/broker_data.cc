@@ -193,7 +193,7 @@ void Broker::produce_idempotent(const std::shared_ptr<ProduceCall>& call,
                                 const ProducerStateTable::Key& key,
                                 const ProducerStateTable::Batch& sequences,
                                 ValidatedBatches batches, ProduceResponse::Partition* slot) {
-  const ProducerStateTable::Check check = producers_.check(key, sequences);
+  const ProducerStateTable::Check check = producers_.check(key, sequences, now_ms_);
   switch (check.verdict) {
     case ProducerStateTable::Verdict::kAppend:
       return append(call, key.topic, key.partition, std::move(batches), slot, key, sequences);
@@ -250,7 +250,8 @@ void Broker::with_producer_state(const PartitionQueue::Key& where, std::function
     hooks_.post([this, where, found, pending] {
       if (producers_loaded_.insert(where).second) {
         for (const RecoveredBatch& b : *found) {
-          producers_.restore({b.producer_id, where.first, where.second}, b.batch, b.base_offset);
+          producers_.restore({b.producer_id, where.first, where.second}, b.batch, b.base_offset,
+                             now_ms_);
         }
       }
       (*pending)();
@@ -376,7 +377,9 @@ void Broker::on_visible(std::string_view topic, std::int32_t partition, std::int
 }
 
 void Broker::tick(std::int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
   coordinator_.tick(now_ms);
+  producers_.expire(now_ms);
   if (now_ms >= next_group_touch_ms_) {  // groups with members keep their offsets alive
     for (const std::string& group : coordinator_.groups_with_members())
       engine_.touch_group(group);

@@ -7,32 +7,85 @@
 
 namespace ringlog::kafka {
 
-std::span<std::byte> FrameSplitter::prepare(std::size_t min_bytes) {
-  if (begin_ > 0 && (begin_ == end_ || begin_ >= buffer_.size() / 2)) {
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
+namespace {
+
+// The size prefix at `at`, or -1 for fewer than 4 bytes.
+std::int64_t size_prefix(const std::byte* at, std::size_t available) noexcept {
+  if (available < 4) return -1;
+  Reader r(std::span<const std::byte>(at, 4));
+  return r.i32();
+}
+
+}  // namespace
+
+std::size_t FrameSplitter::incomplete_frame_bytes() const noexcept {
+  if (bad_) return 0;
+  const std::size_t available = end_ - begin_;
+  const std::int64_t size = size_prefix(buffer_.get() + begin_, available);
+  if (size < 0 || static_cast<std::size_t>(size) > max_frame_bytes_) return 0;
+  const std::size_t total = 4 + static_cast<std::size_t>(size);
+  return available < total ? total : 0;
+}
+
+// Moves the buffered bytes to the front of a buffer of `capacity` bytes (a new one, not zeroed,
+// if the capacity changes).
+void FrameSplitter::relocate(std::size_t capacity) {
+  const std::size_t used = end_ - begin_;
+  if (capacity != capacity_) {
+    auto fresh = std::make_unique_for_overwrite<std::byte[]>(capacity);
+    if (used > 0) std::memcpy(fresh.get(), buffer_.get() + begin_, used);
+    buffer_ = std::move(fresh);
+    capacity_ = capacity;
+  } else if (begin_ > 0 && used > 0) {
+    std::memmove(buffer_.get(), buffer_.get() + begin_, used);
   }
-  if (buffer_.size() - end_ < min_bytes) buffer_.resize(end_ + min_bytes);
-  return std::span<std::byte>(buffer_).subspan(end_);
+  begin_ = 0;
+  end_ = used;
+}
+
+std::span<std::byte> FrameSplitter::prepare(std::size_t min_bytes) {
+  const std::size_t used = end_ - begin_;
+  const std::size_t frame = incomplete_frame_bytes();
+  const std::size_t need = frame > min_bytes ? frame : used + min_bytes;
+  if (used == 0 && capacity_ > kKeepCapacityBytes && need <= kKeepCapacityBytes) {
+    relocate(need);  // a large frame is done with: give its buffer back
+  } else if (capacity_ < need) {
+    relocate(need);
+  } else if (capacity_ - begin_ < need || (begin_ > 0 && used == 0)) {
+    relocate(capacity_);
+  }
+  const std::size_t room = capacity_ - end_;
+  const std::size_t rest = frame > min_bytes ? frame - used : room;
+  return {buffer_.get() + end_, std::min(room, rest)};
+}
+
+void FrameSplitter::trim() noexcept {
+  if (begin_ != end_ || capacity_ <= kKeepCapacityBytes) return;
+  buffer_.reset();
+  capacity_ = 0;
+  begin_ = 0;
+  end_ = 0;
 }
 
 void FrameSplitter::feed(std::span<const std::byte> data) {
-  std::span<std::byte> space = prepare(data.size());
-  std::copy(data.begin(), data.end(), space.begin());
-  commit(data.size());
+  while (!data.empty()) {
+    std::span<std::byte> space = prepare(data.size());
+    const std::size_t n = std::min(space.size(), data.size());
+    std::copy_n(data.begin(), n, space.begin());
+    commit(n);
+    data = data.subspan(n);
+  }
 }
 
 FrameSplitter::Next FrameSplitter::peek() const noexcept {
   if (bad_) return {Status::kBadSize, {}};
   const std::size_t available = end_ - begin_;
+  const std::int64_t size = size_prefix(buffer_.get() + begin_, available);
   if (available < 4) return {};
-  Reader size_reader(std::span<const std::byte>(buffer_).subspan(begin_, 4));
-  const std::int32_t size = size_reader.i32();
   if (size < 0 || static_cast<std::size_t>(size) > max_frame_bytes_) return {Status::kBadSize, {}};
   if (available - 4 < static_cast<std::size_t>(size)) return {};
   return {Status::kFrame,
-          std::span<const std::byte>(buffer_).subspan(begin_ + 4, static_cast<std::size_t>(size))};
+          std::span<const std::byte>(buffer_.get() + begin_ + 4, static_cast<std::size_t>(size))};
 }
 
 FrameSplitter::Next FrameSplitter::next() noexcept {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +30,12 @@ inline constexpr std::size_t kDefaultMaxFrameBytes = std::size_t{100}
 // A frame returned by next() or peek() stays valid until the next call to prepare() or next().
 // A size prefix that is negative or larger than max_frame_bytes is kBadSize, for good: framing
 // is lost and the connection must be closed (other connections are unaffected).
+//
+// Memory: a frame larger than a receive chunk is received in place, into a buffer of exactly its
+// declared size that is neither zeroed nor copied, so its pages become resident only as its bytes
+// arrive; once it has been returned and nothing else is buffered, the large buffer is freed. So
+// the splitter holds at most max(chunk, the frame in progress) plus what one chunk brought beyond
+// it.
 class FrameSplitter {
  public:
   enum class Status : std::uint8_t { kNeedMore, kFrame, kBadSize };
@@ -36,26 +43,40 @@ class FrameSplitter {
     Status status = Status::kNeedMore;
     std::span<const std::byte> frame;  // header + body, without the size prefix
   };
+  // An empty splitter keeps a buffer up to this size for the next frames.
+  static constexpr std::size_t kKeepCapacityBytes = std::size_t{1} << 20;
 
   explicit FrameSplitter(std::size_t max_frame_bytes = kDefaultMaxFrameBytes)
       : max_frame_bytes_(max_frame_bytes) {}
 
-  // Writable space for at least `min_bytes` more input (compacts consumed bytes first).
+  // Writable space: exactly the rest of the frame in progress when its size is known and it is
+  // larger than `min_bytes`, else at least `min_bytes` (compacts consumed bytes first).
   std::span<std::byte> prepare(std::size_t min_bytes);
   void commit(std::size_t n) noexcept { end_ += n; }
-  // prepare + copy + commit.
+  // prepare + copy + commit, as many times as needed.
   void feed(std::span<const std::byte> data);
 
   Next next() noexcept;
   // What next() would return, without consuming the frame (a caller may decide from the frame
   // whether to take it now). The frame stays valid as next()'s does.
   Next peek() const noexcept;
+  // Frees a buffer above kKeepCapacityBytes when nothing is buffered (invalidating the frames
+  // returned), so that a large frame handed on is not held twice while it is being answered.
+  void trim() noexcept;
   // Bytes received but not yet returned as frames.
   std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
+  // Size prefix included, the size of the first frame not yet returned when its prefix has
+  // arrived but not all of it (0 otherwise, also for a bad size).
+  std::size_t incomplete_frame_bytes() const noexcept;
+  // Bytes allocated for the receive buffer.
+  std::size_t capacity_bytes() const noexcept { return capacity_; }
 
  private:
+  void relocate(std::size_t capacity);
+
   std::size_t max_frame_bytes_;
-  Bytes buffer_;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
   bool bad_ = false;

@@ -124,7 +124,9 @@ void GroupCoordinator::join(const JoinGroupRequest& request, std::string_view cl
       request.session_timeout_ms > options_.max_session_timeout_ms) {
     return done(join_error(error::kInvalidSessionTimeout, request.member_id));
   }
-  Group& group = groups_[request.group_id];
+  auto [found, fresh] = groups_.try_emplace(request.group_id);
+  Group& group = found->second;
+  if (fresh) group.empty_since_ms = now_ms;
   if (!request.member_id.empty() && find_member(group, request.member_id) == nullptr) {
     return done(join_error(error::kUnknownMemberId, request.member_id));
   }
@@ -198,6 +200,7 @@ void GroupCoordinator::complete_join(Group& group, std::int64_t now_ms, Deferred
   group.initial_window = false;
   if (group.members.empty()) {
     group.state = GroupState::kEmpty;
+    group.empty_since_ms = now_ms;
     group.leader.clear();
     group.protocol.clear();
     return;
@@ -337,6 +340,11 @@ void GroupCoordinator::tick(std::int64_t now_ms) {
     expire_members(group, now_ms, out);
     maybe_complete_join(group, now_ms, out);
   }
+  std::erase_if(groups_, [&](const auto& entry) {
+    const Group& group = entry.second;
+    return group.state == GroupState::kEmpty && group.members.empty() &&
+           now_ms - group.empty_since_ms >= options_.empty_group_expiration_ms;
+  });
   deliver(out);
 }
 

@@ -18,6 +18,11 @@
 // * LeaveGroup and session expiry (session_timeout_ms without a heartbeat, join or sync) remove
 //   the member and start a rebalance. A member waiting in JoinGroup does not expire.
 //
+// * A group that has been Empty for empty_group_expiration_ms is forgotten (Kafka's Dead state:
+//   Kafka removes an Empty group once it has no offsets, and a group's offsets live in the
+//   engine, not here); a later JoinGroup creates it afresh at generation 0. So groups that
+//   clients abandon cost memory for at most their members' session timeout plus that time.
+//
 // Delayed responses: join() and sync() take a callback that is invoked exactly once, possibly
 // during a later join(), sync(), leave() or tick() call (the server drops the response if the
 // connection has gone). Callbacks run after the coordinator's state is updated and must not call
@@ -42,6 +47,9 @@ struct CoordinatorOptions {
   std::int32_t min_session_timeout_ms = 1000;     // Kafka: group.min.session.timeout.ms 6000
   std::int32_t max_session_timeout_ms = 1800000;  // Kafka: group.max.session.timeout.ms
   std::int64_t start_ms = 0;                      // makes member ids unique across restarts
+  // An Empty group's in-memory state is dropped after this (10 min: Kafka looks for Empty
+  // groups to remove every offsets.retention.check.interval.ms, 10 min by default).
+  std::int64_t empty_group_expiration_ms = 600'000;
 };
 
 enum class GroupState : std::uint8_t { kEmpty, kPreparingRebalance, kCompletingRebalance, kStable };
@@ -69,7 +77,8 @@ class GroupCoordinator {
   std::int16_t validate_commit(std::string_view group_id, std::int32_t generation_id,
                                std::string_view member_id, std::int64_t now_ms);
 
-  // Closes join windows and expires sessions whose time has come.
+  // Closes join windows, expires sessions whose time has come and forgets groups that have been
+  // Empty for empty_group_expiration_ms.
   void tick(std::int64_t now_ms);
   // When tick() next has something to do (nullopt: nothing pending).
   std::optional<std::int64_t> next_deadline_ms() const;
@@ -85,6 +94,8 @@ class GroupCoordinator {
   std::optional<GroupView> describe(std::string_view group_id) const;
   // The ids of the groups that have members now (sorted).
   std::vector<std::string> groups_with_members() const;
+  // Groups held in memory (with members or not yet expired).
+  std::size_t groups() const noexcept { return groups_.size(); }
 
  private:
   struct Member {
@@ -106,7 +117,8 @@ class GroupCoordinator {
     std::string leader;
     std::vector<Member> members;  // join order
     std::int64_t join_deadline_ms = 0;
-    bool initial_window = false;  // formed from Empty: wait the whole window
+    bool initial_window = false;      // formed from Empty: wait the whole window
+    std::int64_t empty_since_ms = 0;  // while Empty
   };
   // Responses to deliver once the state is consistent.
   using Deferred = std::vector<std::function<void()>>;

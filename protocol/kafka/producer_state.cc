@@ -25,10 +25,58 @@ ProducerStateTable::Entry* ProducerStateTable::find(State& state, const Batch& b
   return nullptr;
 }
 
-ProducerStateTable::Check ProducerStateTable::check(const Key& key, const Batch& batch) {
+bool ProducerStateTable::appending(const State& state) noexcept {
+  for (const Entry& e : state.batches) {
+    if (e.base_offset < 0) return true;
+  }
+  return false;
+}
+
+ProducerStateTable::Entries::iterator ProducerStateTable::touch(const Key& key,
+                                                                std::int64_t now_ms) {
   auto [it, fresh] = entries_.try_emplace(key);
-  State& state = it->second;
-  if (!fresh && !state.batches.empty()) {
+  if (fresh) {
+    it->second.age = by_age_.insert(by_age_.end(), it);
+  } else {
+    by_age_.splice(by_age_.end(), by_age_, it->second.age);
+  }
+  it->second.last_write_ms = now_ms;
+  if (fresh) evict_beyond_max();
+  return it;
+}
+
+void ProducerStateTable::forget(Entries::iterator it) {
+  by_age_.erase(it->second.age);
+  entries_.erase(it);
+}
+
+// The newest state (just touched) is never evicted, nor one with a batch being appended.
+void ProducerStateTable::evict_beyond_max() {
+  for (auto at = by_age_.begin();
+       entries_.size() > max_states_ && std::next(at) != by_age_.end();) {
+    const Entries::iterator it = *at++;
+    if (!appending(it->second)) forget(it);
+  }
+}
+
+std::size_t ProducerStateTable::expire(std::int64_t now_ms) {
+  std::size_t expired = 0;
+  for (auto at = by_age_.begin(); at != by_age_.end();) {
+    const Entries::iterator it = *at++;
+    if (now_ms - it->second.last_write_ms < expiration_ms_) break;  // the rest are newer
+    if (appending(it->second)) continue;
+    forget(it);
+    ++expired;
+  }
+  return expired;
+}
+
+ProducerStateTable::Check ProducerStateTable::check(const Key& key, const Batch& batch,
+                                                    std::int64_t now_ms) {
+  auto found = entries_.find(key);
+  const bool fresh = found == entries_.end();
+  if (!fresh && !found->second.batches.empty()) {
+    State& state = found->second;
     if (batch.epoch < state.epoch) return {Verdict::kFencedEpoch};
     if (batch.epoch > state.epoch) {
       if (batch.first_seq != 0) return {Verdict::kOutOfOrder};
@@ -40,6 +88,7 @@ ProducerStateTable::Check ProducerStateTable::check(const Key& key, const Batch&
       return {Verdict::kOutOfOrder};
     }
   }
+  State& state = touch(key, now_ms)->second;
   state.epoch = batch.epoch;
   state.batches.push_back({-1, batch.first_seq, batch.last_seq, {}});
   // Drop the oldest completed batches beyond the window (a pending one stays until answered).
@@ -73,7 +122,7 @@ void ProducerStateTable::abort(const Key& key, const Batch& batch, std::int16_t 
     if (e->first_seq != batch.first_seq || e->last_seq != batch.last_seq) continue;
     auto waiters = std::move(e->waiters);
     state.batches.erase(e);
-    if (state.batches.empty()) entries_.erase(it);
+    if (state.batches.empty()) forget(it);
     for (Waiter& w : waiters)
       w(error_code, -1);
     return;
@@ -88,9 +137,14 @@ void ProducerStateTable::wait(const Key& key, const Batch& batch, Waiter waiter)
   e->waiters.push_back(std::move(waiter));
 }
 
-void ProducerStateTable::restore(const Key& key, const Batch& batch, std::int64_t base_offset) {
-  State& state = entries_[key];
-  if (!state.batches.empty() && batch.epoch < state.epoch) return;
+void ProducerStateTable::restore(const Key& key, const Batch& batch, std::int64_t base_offset,
+                                 std::int64_t now_ms) {
+  auto found = entries_.find(key);
+  if (found != entries_.end() && !found->second.batches.empty() &&
+      batch.epoch < found->second.epoch) {
+    return;
+  }
+  State& state = touch(key, now_ms)->second;
   if (batch.epoch != state.epoch) state.batches.clear();
   state.epoch = batch.epoch;
   state.batches.push_back({base_offset, batch.first_seq, batch.last_seq, {}});

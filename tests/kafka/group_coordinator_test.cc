@@ -182,6 +182,32 @@ TEST_CASE_FIXTURE(GroupFixture, "group: leaving triggers a rebalance, the last l
   CHECK(state() == GroupState::kEmpty);
 }
 
+TEST_CASE_FIXTURE(GroupFixture, "group: an abandoned group is forgotten once Empty long enough") {
+  const std::string a = stable_with_one_member();
+  advance(10000);  // A never heartbeats: its session expires and the group is Empty
+  REQUIRE(state() == GroupState::kEmpty);
+  advance(CoordinatorOptions{}.empty_group_expiration_ms - 1);
+  CHECK(coordinator.groups() == 1);
+  advance(1);
+  CHECK(coordinator.groups() == 0);
+  CHECK_FALSE(coordinator.describe("grp").has_value());
+  CHECK(heartbeat(a, 1) == error::kUnknownMemberId);
+  auto again = join("", "B");
+  advance(100);
+  REQUIRE(again->response.has_value());
+  CHECK(again->response->generation_id == 1);  // created afresh, as Kafka does after Dead
+}
+
+TEST_CASE_FIXTURE(GroupFixture, "group: a group with members never expires") {
+  const std::string a = stable_with_one_member();
+  for (int i = 0; i < 70; ++i) {
+    advance(9000);
+    REQUIRE(heartbeat(a, 1) == error::kNone);
+  }
+  CHECK(coordinator.groups() == 1);
+  CHECK(state() == GroupState::kStable);
+}
+
 TEST_CASE_FIXTURE(GroupFixture, "group: a SyncGroup held for the leader learns of a rebalance") {
   const std::string a = stable_with_one_member();
   auto b_join = join("", "B");

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -121,6 +122,73 @@ TEST_CASE_FIXTURE(KafkaServerFixture,
   CHECK(eventually([&] { return server().stats().connections == 1; }));
   CHECK(bystander.call<ApiVersionsResponse>(ApiVersionsRequest{}, 3).error_code == 0);
   CHECK(client()->ping().has_value());
+}
+
+// A server whose request budget holds one 256 KiB frame at a time.
+class SmallBudgetFixture : public KafkaServerFixture {
+ public:
+  static constexpr std::size_t kMaxFrame = 256 << 10;
+  SmallBudgetFixture() : KafkaServerFixture(options()) {}
+
+  // An ApiVersions request (at a version from the future: answered without decoding the body)
+  // of kMaxFrame bytes.
+  static Bytes large_frame(std::int32_t correlation) {
+    Bytes frame = request_frame(static_cast<std::int16_t>(ApiKey::kApiVersions), 99, correlation);
+    frame.resize(4 + kMaxFrame);
+    Writer w;
+    w.i32(static_cast<std::int32_t>(kMaxFrame));
+    const Bytes size = std::move(w).take().bytes;
+    std::copy(size.begin(), size.end(), frame.begin());
+    return frame;
+  }
+
+ private:
+  static protocol::ServerOptions options() {
+    protocol::ServerOptions o = test::kafka_server_options();
+    o.kafka_max_frame_bytes = kMaxFrame;
+    o.limits.max_message_bytes = 64 << 10;  // line requests fit the budget too
+    o.limits.max_batch_bytes = 64 << 10;
+    o.max_request_bytes = kMaxFrame + 4;
+    return o;
+  }
+};
+
+TEST_CASE_FIXTURE(SmallBudgetFixture,
+                  "kafka server: a frame beyond the request budget waits unread for its turn") {
+  KafkaConnection first = kafka();
+  KafkaConnection second = kafka();
+  const Bytes a = large_frame(1);
+  first.send_raw(std::span(a).first(a.size() - 1));  // holds the whole budget, unfinished
+  REQUIRE(eventually([&] { return server().stats().request_bytes == kMaxFrame + 4; }));
+  second.send_raw(large_frame(2));
+  REQUIRE(eventually([&] { return server().stats().request_waits == 1; }));
+  // Small frames need no budget: others are served meanwhile.
+  KafkaConnection bystander = kafka();
+  CHECK(bystander.call<ApiVersionsResponse>(ApiVersionsRequest{}, 0).error_code == 0);
+
+  std::int32_t correlation = 0;
+  SUBCASE("the first frame is answered: the second is read and answered") {
+    first.send_raw(std::span(a).last(1));
+    CHECK(first.read<ApiVersionsResponse>(0, &correlation).error_code ==
+          error::kUnsupportedVersion);
+    CHECK(correlation == 1);
+  }
+  SUBCASE("the first client goes away: its share goes to the second") {
+    first = kafka();  // the old connection closes
+  }
+  CHECK(second.read<ApiVersionsResponse>(0, &correlation).error_code == error::kUnsupportedVersion);
+  CHECK(correlation == 2);
+  CHECK(eventually([&] {
+    const auto s = server().stats();
+    return s.request_bytes == 0 && s.request_waits == 0;
+  }));
+}
+
+TEST_CASE_FIXTURE(SmallBudgetFixture,
+                  "kafka server: a request budget below the frame size is refused") {
+  protocol::ServerOptions o = test::kafka_server_options();
+  o.max_request_bytes = o.kafka_max_frame_bytes;
+  CHECK_FALSE(protocol::Server::create(engine(), o).has_value());
 }
 
 TEST_CASE_FIXTURE(KafkaServerFixture, "kafka server: ApiVersions from the future is answered") {

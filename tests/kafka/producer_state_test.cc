@@ -15,12 +15,13 @@ struct ProducerFixture {
   ProducerStateTable table;
   ProducerStateTable::Key key{1000, "orders", 0};
   std::int64_t next_offset = 0;
+  std::int64_t now_ms = 0;
 
   // Checks and, when accepted, stores a batch of `count` records: returns the verdict.
   Verdict send(std::int16_t epoch, std::int32_t first_seq, std::int32_t count) {
     const ProducerStateTable::Batch b{epoch, first_seq,
                                       ProducerStateTable::last_sequence(first_seq, count)};
-    const auto check = table.check(key, b);
+    const auto check = table.check(key, b, now_ms);
     if (check.verdict == Verdict::kAppend) {
       table.complete(key, b, next_offset);
       next_offset += count;
@@ -74,7 +75,7 @@ TEST_CASE_FIXTURE(ProducerFixture, "idempotence: an unknown producer is accepted
   CHECK(send(3, 17, 2) == Verdict::kAppend);  // e.g. after a broker restart
   CHECK(send(3, 19, 1) == Verdict::kAppend);
   ProducerStateTable::Key other{1000, "orders", 1};
-  CHECK(table.check(other, {3, 40, 40}).verdict == Verdict::kAppend);  // per partition
+  CHECK(table.check(other, {3, 40, 40}, now_ms).verdict == Verdict::kAppend);  // per partition
 }
 
 TEST_CASE_FIXTURE(ProducerFixture, "idempotence: sequences wrap at INT32_MAX") {
@@ -88,10 +89,10 @@ TEST_CASE_FIXTURE(ProducerFixture, "idempotence: sequences wrap at INT32_MAX") {
 TEST_CASE_FIXTURE(ProducerFixture, "idempotence: pipelined batches are checked against pending") {
   const ProducerStateTable::Batch a{0, 0, 1};
   const ProducerStateTable::Batch b{0, 2, 2};
-  REQUIRE(table.check(key, a).verdict == Verdict::kAppend);
-  REQUIRE(table.check(key, b).verdict == Verdict::kAppend);  // a still pending
+  REQUIRE(table.check(key, a, now_ms).verdict == Verdict::kAppend);
+  REQUIRE(table.check(key, b, now_ms).verdict == Verdict::kAppend);  // a still pending
   SUBCASE("a retry of a pending batch waits for its outcome") {
-    REQUIRE(table.check(key, a).verdict == Verdict::kWaitDuplicate);
+    REQUIRE(table.check(key, a, now_ms).verdict == Verdict::kWaitDuplicate);
     std::int16_t code = -5;
     std::int64_t offset = -5;
     table.wait(key, a, [&](std::int16_t c, std::int64_t o) {
@@ -104,8 +105,56 @@ TEST_CASE_FIXTURE(ProducerFixture, "idempotence: pipelined batches are checked a
   }
   SUBCASE("a failed append is forgotten so that its retry is accepted") {
     table.abort(key, b, error::kKafkaStorageError);
-    CHECK(table.check(key, b).verdict == Verdict::kAppend);
+    CHECK(table.check(key, b, now_ms).verdict == Verdict::kAppend);
   }
+}
+
+// Appends a one-record batch for `key` at sequence `seq` and completes it at offset `seq`.
+Verdict write(ProducerStateTable& table, const ProducerStateTable::Key& key, std::int32_t seq,
+              std::int64_t now_ms) {
+  const ProducerStateTable::Batch b{0, seq, seq};
+  const auto check = table.check(key, b, now_ms);
+  if (check.verdict == Verdict::kAppend) table.complete(key, b, seq);
+  return check.verdict;
+}
+
+TEST_CASE("idempotence: a producer idle for the expiration time is forgotten and new again") {
+  ProducerStateTable table(/*expiration_ms=*/1000);
+  const ProducerStateTable::Key key{7, "orders", 0};
+  REQUIRE(write(table, key, 0, 0) == Verdict::kAppend);
+  REQUIRE(write(table, key, 1, 500) == Verdict::kAppend);
+  CHECK(table.expire(1499) == 0);
+  CHECK(write(table, key, 1, 1499) == Verdict::kDuplicate);  // a duplicate is not a write
+  CHECK(table.expire(1500) == 1);
+  CHECK(table.producers() == 0);
+  // As Kafka treats a producer whose state it no longer has: any sequence is accepted.
+  CHECK(write(table, key, 40, 1600) == Verdict::kAppend);
+  CHECK(write(table, key, 0, 1600) == Verdict::kOutOfOrder);
+}
+
+TEST_CASE("idempotence: a producer with a batch being appended does not expire") {
+  ProducerStateTable table(/*expiration_ms=*/1000);
+  const ProducerStateTable::Key key{7, "orders", 0};
+  const ProducerStateTable::Batch b{0, 0, 0};
+  REQUIRE(table.check(key, b, 0).verdict == Verdict::kAppend);
+  CHECK(table.expire(5000) == 0);
+  table.complete(key, b, 0);
+  CHECK(table.expire(5000) == 1);
+}
+
+TEST_CASE("idempotence: beyond max_states the least recently written idle state goes first") {
+  ProducerStateTable table(/*expiration_ms=*/1'000'000, /*max_states=*/2);
+  const ProducerStateTable::Key a{1, "t", 0};
+  const ProducerStateTable::Key b{2, "t", 0};
+  const ProducerStateTable::Key c{3, "t", 0};
+  REQUIRE(write(table, a, 0, 0) == Verdict::kAppend);
+  REQUIRE(write(table, b, 0, 1) == Verdict::kAppend);
+  REQUIRE(write(table, a, 1, 2) == Verdict::kAppend);  // a is now the most recent
+  REQUIRE(write(table, c, 0, 3) == Verdict::kAppend);  // evicts b
+  CHECK(table.producers() == 2);
+  CHECK(write(table, a, 1, 4) == Verdict::kDuplicate);  // a kept its state
+  CHECK(write(table, b, 9, 5) == Verdict::kAppend);     // b is new again (evicts a, older)
+  CHECK(table.producers() == 2);
 }
 
 }  // namespace

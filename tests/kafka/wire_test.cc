@@ -181,6 +181,29 @@ TEST_CASE("kafka frames: peek shows the next frame without consuming it") {
   CHECK(splitter.next().status == FrameSplitter::Status::kBadSize);
 }
 
+TEST_CASE("kafka frames: a large frame is received in place into a buffer of its size") {
+  constexpr std::size_t kChunk = 64 << 10;
+  constexpr std::size_t kBody = 3 << 20;  // above the receive chunk and kKeepCapacityBytes
+  FrameSplitter splitter(kBody);
+  splitter.feed(bytes_of({0x00, 0x30, 0x00, 0x00, 'x'}));  // 3 MiB declared, 1 byte of it
+  CHECK(splitter.incomplete_frame_bytes() == 4 + kBody);
+  std::span<std::byte> space = splitter.prepare(kChunk);
+  CHECK(space.size() == kBody - 1);  // exactly the rest of the frame, never beyond it
+  CHECK(splitter.capacity_bytes() == 4 + kBody);
+  std::fill(space.begin(), space.end(), std::byte{'y'});
+  splitter.commit(space.size());
+  CHECK(splitter.incomplete_frame_bytes() == 0);
+  const FrameSplitter::Next next = splitter.next();
+  REQUIRE(next.status == FrameSplitter::Status::kFrame);
+  CHECK(next.frame.size() == kBody);
+  CHECK(next.frame.front() == std::byte{'x'});
+  CHECK(next.frame.back() == std::byte{'y'});
+  splitter.trim();  // answered: the large buffer goes
+  CHECK(splitter.capacity_bytes() == 0);
+  CHECK(splitter.prepare(kChunk).size() >= kChunk);
+  CHECK(splitter.capacity_bytes() < FrameSplitter::kKeepCapacityBytes);
+}
+
 TEST_CASE("kafka frames: a size above the maximum or negative loses framing for good") {
   SUBCASE("too large") {
     FrameSplitter splitter(16);
