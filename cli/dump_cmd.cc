@@ -162,8 +162,8 @@ void dump_index(std::span<const std::byte> bytes, std::int64_t base, bool time, 
 int run_dump(const CommonOptions& common, const DumpOptions& options) {
   auto file = value_or_fail(MappedFile::open(options.file), "dump");
   std::string name = file_name_of(options.file);
-  auto index_base = parse_segment_name(name, kIndexSuffix);
-  auto time_base = parse_segment_name(name, kTimeIndexSuffix);
+  auto index_base = parse_segment_file_name(name, kIndexSuffix);
+  auto time_base = parse_segment_file_name(name, kTimeIndexSuffix);
   if (index_base || time_base) {
     dump_index(file.bytes(), index_base ? *index_base : *time_base, time_base.has_value(),
                common.json);

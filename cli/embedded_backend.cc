@@ -159,6 +159,8 @@ Result<std::vector<std::pair<std::string, std::string>>> EmbeddedBackend::stats(
   add("segments_deleted", s->segments_deleted);
   add("offsets_expired", s->offsets_expired);
   add("checkpoints", s->checkpoints);
+  add("preallocated_bytes", s->preallocated_bytes);
+  add("preallocation_budget", s->preallocation_budget);
   add("recovery_scanned_bytes", s->recovery_scanned_bytes);
   add("recovery_truncated_bytes", s->recovery_truncated_bytes);
   add("recovery_ms", s->recovery_ms);

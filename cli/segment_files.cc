@@ -12,16 +12,6 @@
 #include <ctime>
 
 namespace ringlog::cli {
-namespace {
-
-std::uint64_t read_be(const std::byte* p, std::size_t n) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i)
-    v = (v << 8) | std::to_integer<std::uint64_t>(p[i]);
-  return v;
-}
-
-}  // namespace
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -62,45 +52,6 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
-}
-
-std::optional<std::int64_t> parse_segment_name(std::string_view file_name,
-                                               std::string_view suffix) {
-  constexpr std::size_t kDigits = 20;
-  if (file_name.size() != kDigits + suffix.size() || !file_name.ends_with(suffix))
-    return std::nullopt;
-  std::int64_t value = 0;
-  for (std::size_t i = 0; i < kDigits; ++i) {
-    char c = file_name[i];
-    if (c < '0' || c > '9') return std::nullopt;
-    if (value > (INT64_MAX - (c - '0')) / 10) return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  return value;
-}
-
-std::string segment_name(std::int64_t base_offset, std::string_view suffix) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(base_offset));
-  return std::string(buf) + std::string(suffix);
-}
-
-std::vector<OffsetIndexEntry> decode_offset_index(std::span<const std::byte> bytes) {
-  std::vector<OffsetIndexEntry> out;
-  for (std::size_t at = 0; at + kIndexEntryBytes <= bytes.size(); at += kIndexEntryBytes) {
-    out.push_back({static_cast<std::uint32_t>(read_be(bytes.data() + at, 4)),
-                   static_cast<std::uint32_t>(read_be(bytes.data() + at + 4, 4))});
-  }
-  return out;
-}
-
-std::vector<TimeIndexEntry> decode_time_index(std::span<const std::byte> bytes) {
-  std::vector<TimeIndexEntry> out;
-  for (std::size_t at = 0; at + kTimeIndexEntryBytes <= bytes.size(); at += kTimeIndexEntryBytes) {
-    out.push_back({static_cast<std::int64_t>(read_be(bytes.data() + at, 8)),
-                   static_cast<std::uint32_t>(read_be(bytes.data() + at + 8, 4))});
-  }
-  return out;
 }
 
 Result<std::vector<std::string>> list_directory(const std::string& dir, bool directories) {

@@ -1,15 +1,6 @@
-// Offline access to the files of a data directory, for `verify` and `dump`: read-only mappings,
-// segment and index file names, index entries. Works without the engine and without its lock.
-//
-// Layout (docs/format.md, "Segment files, indexes and checkpoints"):
-//   <data>/<topic>/<partition>/<20-digit base offset>.log        RecordBatch v2 batches, then
-//                                                                 zeros (preallocated space)
-//   <data>/<topic>/<partition>/<20-digit base offset>.index      8-byte entries, big-endian:
-//                                 u32 offset - base, u32 byte position of that batch
-//   <data>/<topic>/<partition>/<20-digit base offset>.timeindex  12-byte entries, big-endian:
-//                                 i64 max timestamp of the segment's batches up to and
-//                                 including the batch at offset base + u32 relative offset
-// Names starting with '@' are the engine's own files (lock, checkpoint, prepared segment).
+// Offline access to the files of a data directory, for `verify` and `dump`: read-only mappings
+// and directory listings. Works without the engine and without its lock. The layout itself
+// (file names, index entries) is the engine's one definition: engine/file_layout.h.
 #pragma once
 
 #include <cstddef>
@@ -22,13 +13,9 @@
 
 #include <ringlog/error.h>
 
-namespace ringlog::cli {
+#include "engine/file_layout.h"
 
-inline constexpr std::string_view kLogSuffix = ".log";
-inline constexpr std::string_view kIndexSuffix = ".index";
-inline constexpr std::string_view kTimeIndexSuffix = ".timeindex";
-inline constexpr std::size_t kIndexEntryBytes = 8;
-inline constexpr std::size_t kTimeIndexEntryBytes = 12;
+namespace ringlog::cli {
 
 // A whole file mapped read-only (empty files map to an empty span). Move-only.
 class MappedFile {
@@ -47,22 +34,6 @@ class MappedFile {
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
 };
-
-// The base offset of "<20 digits><suffix>" (the file name, without directories).
-std::optional<std::int64_t> parse_segment_name(std::string_view file_name, std::string_view suffix);
-std::string segment_name(std::int64_t base_offset, std::string_view suffix);
-
-struct OffsetIndexEntry {
-  std::uint32_t relative_offset;
-  std::uint32_t position;
-};
-struct TimeIndexEntry {
-  std::int64_t timestamp_ms;
-  std::uint32_t relative_offset;
-};
-// Decodes whole entries; a partial trailing entry is ignored (its size is bytes % entry size).
-std::vector<OffsetIndexEntry> decode_offset_index(std::span<const std::byte> bytes);
-std::vector<TimeIndexEntry> decode_time_index(std::span<const std::byte> bytes);
 
 // Subdirectories / files of `dir` (names only, sorted), skipping '.' entries.
 Result<std::vector<std::string>> list_directory(const std::string& dir, bool directories);

@@ -24,6 +24,7 @@ struct ServeOptions {
   std::string listen = std::string(kDefaultListen);
   std::string durability = "always";
   std::string segment_size = "1GiB";
+  std::string preallocation_budget = "1GiB";
   double retention_hours = 168;
   std::string retention_bytes;
   std::size_t max_connections = 1024;
@@ -96,6 +97,7 @@ EngineOptions engine_options(const CommonOptions& common, const ServeOptions& o)
   if (!durability) fail_usage("--durability: " + durability.error().message());
   e.durability = *durability;
   e.segment_bytes = size_or_usage(o.segment_size, "--segment-size");
+  e.preallocation_budget = size_or_usage(o.preallocation_budget, "--preallocation-budget");
   if (o.retention_hours <= 0) fail_usage("--retention-hours must be positive");
   e.retention_ms = static_cast<std::uint64_t>(o.retention_hours * 3600e3);
   if (!o.retention_bytes.empty())
@@ -266,6 +268,9 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
                   "when appends are acknowledged: always (fsync, default), interval=MS or never");
   cmd->add_option("--segment-size", options->segment_size, "segment file size (default 1GiB)")
       ->check(size_validator());
+  cmd->add_option("--preallocation-budget", options->preallocation_budget,
+                  "disk reserved ahead of all partitions' write positions together, in steps "
+                  "of 64KiB to 16MiB per partition (default 1GiB; 0: none)");
   cmd->add_option("--retention-hours", options->retention_hours,
                   "delete segments older than this (default 168)");
   cmd->add_option("--retention-bytes", options->retention_bytes,

@@ -17,8 +17,8 @@
 
 #include "cli/segment_files.h"
 #include "engine/checkpoint.h"
+#include "engine/file_layout.h"
 #include "engine/group_offsets_file.h"
-#include "engine/names.h"
 #include "engine/topic_config.h"
 #include "io/env.h"
 
@@ -319,7 +319,7 @@ std::uint64_t Verifier::total_log_bytes() {
     auto files = list_directory(dir.path, false);
     if (!files) continue;
     for (const std::string& f : *files)
-      if (parse_segment_name(f, kLogSuffix)) total += file_size(dir.path + "/" + f);
+      if (parse_segment_file_name(f, kLogSuffix)) total += file_size(dir.path + "/" + f);
   }
   return total;
 }
@@ -334,12 +334,12 @@ void Verifier::verify_partition(const PartitionDir& partition) {
   }
   std::vector<std::int64_t> bases;
   for (const std::string& f : *files) {
-    if (auto base = parse_segment_name(f, kLogSuffix)) bases.push_back(*base);
+    if (auto base = parse_segment_file_name(f, kLogSuffix)) bases.push_back(*base);
   }
   std::sort(bases.begin(), bases.end());
   std::optional<std::int64_t> expected;
   for (std::size_t i = 0; i < bases.size(); ++i) {
-    std::string path = dir + "/" + segment_name(bases[i], kLogSuffix);
+    std::string path = dir + "/" + segment_file_name(bases[i], kLogSuffix);
     if (expected && bases[i] != *expected) {
       damage(path, 0,
              "segment starts at offset " + std::to_string(bases[i]) +
@@ -348,13 +348,13 @@ void Verifier::verify_partition(const PartitionDir& partition) {
     }
     SegmentScan scan = scan_log(path, bases[i], i + 1 == bases.size());
     expected = scan.next_offset;
-    verify_offset_index(dir + "/" + segment_name(bases[i], kIndexSuffix), bases[i], scan);
-    verify_time_index(dir + "/" + segment_name(bases[i], kTimeIndexSuffix), bases[i], scan);
+    verify_offset_index(dir + "/" + segment_file_name(bases[i], kIndexSuffix), bases[i], scan);
+    verify_time_index(dir + "/" + segment_file_name(bases[i], kTimeIndexSuffix), bases[i], scan);
   }
   check_against_checkpoint(partition, bases, expected.value_or(-1));
   for (const std::string& f : *files) {
     for (std::string_view suffix : {kIndexSuffix, kTimeIndexSuffix}) {
-      auto base = parse_segment_name(f, suffix);
+      auto base = parse_segment_file_name(f, suffix);
       if (base && !std::binary_search(bases.begin(), bases.end(), *base))
         warn(dir + "/" + f, 0, "index without its segment file (left over; harmless)");
     }
@@ -375,7 +375,7 @@ void Verifier::check_against_checkpoint(const PartitionDir& dir,
            "lost); the partition refuses appends");
   }
   if (point.log_start >= 0 && !bases.empty() && bases.front() > point.log_start) {
-    damage(dir.path + "/" + segment_name(bases.front(), kLogSuffix), 0,
+    damage(dir.path + "/" + segment_file_name(bases.front(), kLogSuffix), 0,
            "the log starts at offset " + std::to_string(bases.front()) +
                " but the checkpoint kept offsets from " + std::to_string(point.log_start) +
                ": offsets " + std::to_string(point.log_start) + ".." +
@@ -489,7 +489,7 @@ void Verifier::verify_offset_index(const std::string& path, std::int64_t base,
     warn(path, bytes.size() - bytes.size() % kIndexEntryBytes, "partial trailing index entry");
   auto entries = decode_offset_index(bytes);
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    const OffsetIndexEntry& e = entries[i];
+    const IndexEntry& e = entries[i];
     std::uint64_t at = i * kIndexEntryBytes;
     std::int64_t offset = base + e.relative_offset;
     if (i > 0 && (e.relative_offset <= entries[i - 1].relative_offset ||

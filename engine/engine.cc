@@ -8,8 +8,8 @@
 #include <thread>
 #include <utility>
 
+#include "engine/file_layout.h"
 #include "engine/file_util.h"
-#include "engine/names.h"
 #include "engine/quarantine.h"
 #include "engine/topic_config.h"
 #include "io/assert.h"
@@ -35,7 +35,8 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
-EngineImpl::EngineImpl(EngineOptions options) : options_(std::move(options)) {}
+EngineImpl::EngineImpl(EngineOptions options)
+    : options_(std::move(options)), space_budget_(options_.preallocation_budget) {}
 
 EngineImpl::~EngineImpl() {
   if (auto s = close(); !s)
@@ -62,6 +63,10 @@ Status EngineImpl::validate_options() const {
       options_.durability.interval_ms == 0)
     return bad("interval durability needs interval_ms > 0");
   if (options_.index_interval_bytes == 0) return bad("index_interval_bytes must be > 0");
+  if (options_.preallocation_min_step < 4096)
+    return bad("preallocation_min_step must be at least 4 KiB");
+  if (options_.preallocation_max_step < options_.preallocation_min_step)
+    return bad("preallocation_max_step must be at least preallocation_min_step");
   if (options_.checkpoint_interval_ms == 0) return bad("checkpoint_interval_ms must be > 0");
   if (options_.max_pending_bytes == 0) return bad("max_pending_bytes must be > 0");
   if (options_.offsets_retention_ms == 0) return bad("offsets_retention_ms must be > 0");
@@ -79,6 +84,8 @@ PartitionConfig EngineImpl::effective_config(const TopicConfig& config) const {
   out.retention_ms = config.retention_ms.value_or(options_.retention_ms);
   out.retention_bytes = config.retention_bytes.value_or(options_.retention_bytes);
   out.preallocation = options_.preallocation;
+  out.reserve_min_step = options_.preallocation_min_step;
+  out.reserve_max_step = options_.preallocation_max_step;
   out.index_interval_bytes = options_.index_interval_bytes;
   out.max_batch_bytes = std::max<std::size_t>(options_.max_batch_bytes, kDefaultMaxBatchBytes);
   out.damage_look_ahead_bytes = options_.max_batch_bytes;
@@ -141,6 +148,7 @@ Status EngineImpl::start() {
   syncer_.start();
   writer_ = std::thread([this] { writer_loop(); });
   completer_ = std::thread([this] { completion_loop(); });
+  preparer_ = std::thread([this] { preparer_loop(); });
   maintenance_ = std::thread([this] { maintenance_loop(); });
   started_ = true;
   return {};
@@ -303,7 +311,7 @@ Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& chec
   topic->effective = effective_config(*config);
   for (std::int32_t id = 0; id < config->partitions; ++id) {
     auto p = std::make_shared<Partition>(*env_, name, id, join_path(dir, std::to_string(id)),
-                                         topic->effective);
+                                         topic->effective, space_budget_);
     auto point = checkpoint.find({name, id});
     const RecoveryPoint* rp = point == checkpoint.end() ? nullptr : &point->second;
     auto exists = env_->exists(p->dir());
@@ -410,7 +418,7 @@ Status EngineImpl::build_topic(const std::string& dir, Topic& topic) {
   if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
   for (std::int32_t id = 0; id < topic.stored.partitions; ++id) {
     auto p = std::make_shared<Partition>(*env_, topic.name, id, join_path(dir, std::to_string(id)),
-                                         topic.effective);
+                                         topic.effective, space_budget_);
     if (auto s = p->create(); !s) return s;
     topic.partitions.push_back(std::move(p));
   }
@@ -797,6 +805,30 @@ void EngineImpl::request_checkpoint() {
   maintenance_cv_.notify_all();
 }
 
+void EngineImpl::queue_preparation(std::shared_ptr<Partition> partition) {
+  {
+    std::lock_guard lock(prepare_mu_);
+    prepare_queue_.push_back(std::move(partition));
+  }
+  prepare_cv_.notify_one();
+}
+
+void EngineImpl::preparer_loop() {
+  std::unique_lock lock(prepare_mu_);
+  while (true) {
+    prepare_cv_.wait(lock, [&] { return prepare_stop_ || !prepare_queue_.empty(); });
+    if (prepare_stop_) return;
+    std::shared_ptr<Partition> p = std::move(prepare_queue_.front());
+    prepare_queue_.pop_front();
+    lock.unlock();
+    if (auto s = p->prepare_space(monotonic_ms()); !s)
+      RINGLOG_WARN("engine: reserving space for %s/%d: %s", p->topic().c_str(), p->id(),
+                   s.error().to_string().c_str());
+    p.reset();
+    lock.lock();
+  }
+}
+
 void EngineImpl::maintenance_loop() {
   std::uint64_t next_checkpoint = monotonic_ms() + options_.checkpoint_interval_ms;
   std::uint64_t next_retention = monotonic_ms() + options_.retention_check_interval_ms;
@@ -815,12 +847,6 @@ void EngineImpl::maintenance_loop() {
       next_checkpoint = 0;  // now
     }
     lock.unlock();
-    for (const auto& p : all_partitions()) {
-      if (!p->wants_prepared_segment()) continue;
-      if (auto s = p->prepare_next_segment(); !s)
-        RINGLOG_WARN("engine: preparing the next segment of %s/%d: %s", p->topic().c_str(), p->id(),
-                     s.error().to_string().c_str());
-    }
     now = monotonic_ms();
     if (now >= next_checkpoint) {
       if (auto s = write_checkpoint(false); !s)
@@ -878,6 +904,8 @@ Result<EngineStats> EngineImpl::stats() const {
       }
     }
   }
+  s.preallocated_bytes = space_budget_.used();
+  s.preallocation_budget = space_budget_.limit();
   s.recovery_scanned_bytes = recovery_stats_.scanned_bytes;
   s.recovery_truncated_bytes = recovery_stats_.truncated_bytes;
   s.recovery_ms = recovery_ms_;
@@ -906,6 +934,13 @@ void EngineImpl::stop_threads(bool crash) {
   deliver_cv_.notify_one();
   if (completer_.joinable()) completer_.join();  // runs what the writer handed it first
   syncer_.stop(!crash);  // after the writer: it syncs what the writer's last cycles wrote
+  {
+    std::lock_guard lock(prepare_mu_);
+    prepare_stop_ = true;
+    prepare_queue_.clear();
+  }
+  prepare_cv_.notify_all();
+  if (preparer_.joinable()) preparer_.join();
   {
     std::lock_guard lock(maintenance_mu_);
     maintenance_stop_ = true;

@@ -9,8 +9,11 @@
 //     the group commit;
 //   - the syncer (syncer.h): fdatasyncs `interval` partitions when due, and everything for
 //     sync() and close, off the writer thread;
-//   - maintenance: prepares next segments, rewrites the recovery checkpoint, enforces retention,
-//     expires idle groups' offsets, re-creates a removed `@lock`.
+//   - the preparer: grows the partitions' disk reservations in steps (space_budget.h) and
+//     prepares their next segments, for the partitions the writer queued, so that no fallocate
+//     and no file creation runs on the write path;
+//   - maintenance: rewrites the recovery checkpoint, enforces retention, expires idle groups'
+//     offsets, re-creates a removed `@lock`.
 //
 // Backpressure: `pending_bytes_` counts the bytes of appends queued or in the writer's hands
 // (guarded by queue_mu_, atomic for stats); it rises when an append is queued and falls after
@@ -33,6 +36,7 @@
 #include "engine/checkpoint.h"
 #include "engine/group_offsets.h"
 #include "engine/partition.h"
+#include "engine/space_budget.h"
 #include "engine/syncer.h"
 #include "io/env.h"
 
@@ -154,6 +158,10 @@ class EngineImpl final : public Engine {
   void completion_loop();
   void fail_pending(Partition& p, const Error& error);
 
+  // The preparer thread (Partition::prepare_space), fed by the writer.
+  void queue_preparation(std::shared_ptr<Partition> partition);
+  void preparer_loop();
+
   // maintenance
   void maintenance_loop();
   // Asks the maintenance thread for a checkpoint now (after a roll: until the checkpoint names a
@@ -164,6 +172,8 @@ class EngineImpl final : public Engine {
   void expire_group_offsets();
 
   EngineOptions options_;
+  // Before everything that holds partitions: they charge it until they are destroyed.
+  SpaceBudget space_budget_;
   std::unique_ptr<Env> owned_env_;
   Env* env_ = nullptr;
   std::string env_name_;
@@ -223,6 +233,12 @@ class EngineImpl final : public Engine {
   bool delivering_ = false;                 // the completion thread is running one
   bool deliver_stop_ = false;
   std::thread completer_;
+
+  std::mutex prepare_mu_;
+  std::condition_variable prepare_cv_;
+  std::deque<std::shared_ptr<Partition>> prepare_queue_;  // each partition at most once
+  bool prepare_stop_ = false;
+  std::thread preparer_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

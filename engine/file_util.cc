@@ -1,6 +1,6 @@
 #include "engine/file_util.h"
 
-#include "engine/names.h"
+#include "engine/file_layout.h"
 
 namespace ringlog {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/file_util.h"
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine/quarantine.h"
 #include "io/log.h"
 

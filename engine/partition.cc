@@ -4,8 +4,8 @@
 #include <chrono>
 #include <optional>
 
+#include "engine/file_layout.h"
 #include "engine/file_util.h"
-#include "engine/names.h"
 #include "io/assert.h"
 #include "io/log.h"
 
@@ -30,8 +30,13 @@ Result<std::optional<std::vector<std::byte>>> read_file_if_exists(Env& env,
 }  // namespace
 
 Partition::Partition(Env& env, std::string topic, std::int32_t id, std::string dir,
-                     PartitionConfig config)
-    : env_(env), topic_(std::move(topic)), id_(id), dir_(std::move(dir)), config_(config) {}
+                     PartitionConfig config, SpaceBudget& budget)
+    : env_(env),
+      topic_(std::move(topic)),
+      id_(id),
+      dir_(std::move(dir)),
+      config_(config),
+      budget_(budget) {}
 
 void Partition::check_offsets() const {
   RINGLOG_ASSERT(log_start_ <= durable_);
@@ -42,9 +47,8 @@ void Partition::check_offsets() const {
 // ---------------------------------------------------------------------------------------------
 // Segment files
 
-Status Partition::preallocate(File& file, std::uint64_t from) {
-  if (from >= config_.segment_bytes) return {};
-  std::uint64_t length = config_.segment_bytes - from;
+Status Partition::reserve(File& file, std::uint64_t from, std::uint64_t length, bool fresh) {
+  if (length == 0) return {};
   switch (config_.preallocation) {
     case Preallocation::kNone:
       return {};
@@ -53,6 +57,9 @@ Status Partition::preallocate(File& file, std::uint64_t from) {
     case Preallocation::kFallocate:
       return file.allocate(FilePos(from), length, false);
     case Preallocation::kZeroFill: {
+      // Zeros only where no writer can be (a fresh file): a fill racing the writer could land
+      // over bytes it has just written. The active segment is reserved by fallocate.
+      if (!fresh) return file.allocate(FilePos(from), length, false);
       std::vector<std::byte> zeros(std::min<std::uint64_t>(length, 1 << 20));
       for (std::uint64_t done = 0; done < length;) {
         std::size_t n =
@@ -67,20 +74,24 @@ Status Partition::preallocate(File& file, std::uint64_t from) {
   return {};
 }
 
-// Re-reserves the space after `from` once a tail was cut: fallocate only (metadata), never a
-// zero fill on the writer thread or during recovery.
-Status Partition::reserve_tail(File& file, std::uint64_t from) {
-  if (from >= config_.segment_bytes) return {};
-  switch (config_.preallocation) {
-    case Preallocation::kNone:
-      return {};
-    case Preallocation::kFallocateKeepSize:
-      return file.allocate(FilePos(from), config_.segment_bytes - from, true);
-    case Preallocation::kFallocate:
-    case Preallocation::kZeroFill:
-      return file.allocate(FilePos(from), config_.segment_bytes - from, false);
+void Partition::restore_reservation() {
+  // The cut dropped the blocks reserved past the data (with an extending fallocate, the size):
+  // take them again, metadata only. On failure the charge goes back.
+  std::uint64_t end_pos = 0, to = 0;
+  {
+    std::shared_lock lock(mu_);
+    end_pos = active_->end_pos;
+    to = reservation_.end;
   }
-  return {};
+  if (!reserving() || to <= end_pos) return;
+  if (auto s = active_->file->allocate(FilePos(end_pos), to - end_pos,
+                                       config_.preallocation == Preallocation::kFallocateKeepSize);
+      s)
+    return;
+  std::unique_lock lock(mu_);
+  budget_.release(reservation_.charged);
+  reservation_.charged = 0;
+  reservation_.end = active_->end_pos;
 }
 
 Result<std::unique_ptr<File>> Partition::open_new_segment_file(std::int64_t base) {
@@ -99,24 +110,80 @@ Result<std::unique_ptr<File>> Partition::open_new_segment_file(std::int64_t base
     if (!reopened) return fail(reopened.error());
     file = std::move(*reopened);
   } else {
+    // Not prepared in time: the preparer reserves its first step once it is written to.
     auto opened = env_.open_file(path, OpenMode::kCreateExclusive);
     if (!opened) return fail(opened.error());
     file = std::move(*opened);
-    // Not prepared in time: reserve blocks cheaply (metadata only), never zero-fill inline.
-    if (config_.preallocation != Preallocation::kNone)
-      (void)file->allocate(FilePos(0), config_.segment_bytes, true);
   }
   if (auto s = env_.sync_dir(dir_); !s) return fail(s.error());
   return file;
 }
 
-bool Partition::wants_prepared_segment() const {
-  std::lock_guard lock(prepare_mu_);
-  return prepare_wanted_ && !prepared_;
+bool Partition::claim_preparer_visit() {
+  if (!reserve_wanted_.load(std::memory_order_relaxed) &&
+      !prepare_wanted_.load(std::memory_order_relaxed))
+    return false;
+  return !preparer_queued_.exchange(true, std::memory_order_acq_rel);
+}
+
+Status Partition::prepare_space(std::uint64_t now_ms) {
+  preparer_queued_.store(false, std::memory_order_release);  // asks from now on queue it again
+  if (deleted()) return {};
+  Status result;
+  if (reserve_wanted_.exchange(false, std::memory_order_acq_rel))
+    result = extend_reservation(now_ms);
+  if (prepare_wanted_.load(std::memory_order_acquire)) {
+    if (auto s = prepare_next_segment(); !s && result) result = s;
+  }
+  return result;
+}
+
+// Reserves up to one step past the write position, as the budget allows. A step the budget
+// cannot give (or a failed fallocate: a full disk) is asked for again a step later; meanwhile
+// the writes go on as plain appends.
+Status Partition::extend_reservation(std::uint64_t now_ms) {
+  std::lock_guard extending(extend_mu_);
+  std::shared_ptr<Segment> seg;
+  std::uint64_t end_pos = 0, from = 0, target = 0, granted = 0, step = 0;
+  {
+    std::unique_lock lock(mu_);
+    if (deleted_ || segments_.empty()) return {};
+    seg = segments_.back();
+    end_pos = seg->end_pos;
+    Reservation& r = reservation_;
+    step = next_reservation_step(r.step, now_ms - r.last_ms, config_.reserve_min_step,
+                                 config_.reserve_max_step);
+    target = std::min(end_pos + step, std::max(config_.segment_bytes, end_pos));
+    from = std::max(r.end, end_pos);
+    const std::uint64_t ahead = r.end > end_pos ? r.end - end_pos : 0;
+    if (target > from) granted = budget_.acquire(target - end_pos - std::min(ahead, r.charged));
+    target = std::min(target, end_pos + std::min(ahead, r.charged) + granted);
+    r.ask_at = end_pos + step;  // unless the step is reserved below
+    if (target <= from) {
+      budget_.release(granted);
+      return {};
+    }
+  }
+  Status s = reserve(*seg->file, from, target - from, false);
+  std::unique_lock lock(mu_);
+  if (!s) {
+    budget_.release(granted);
+    return s.error().code() == Errc::kNoSpace ? Status() : s;
+  }
+  Reservation& r = reservation_;
+  r.end = std::max(r.end, target);
+  r.charged += granted;
+  r.step = step;
+  r.last_ms = now_ms;
+  r.ask_at = r.end - step / 2;
+  return {};
 }
 
 Status Partition::prepare_next_segment() {
-  if (!wants_prepared_segment()) return {};
+  {
+    std::lock_guard lock(prepare_mu_);
+    if (prepared_) return {};
+  }
   std::string path = join_path(dir_, kPreparedSegmentName);
   auto exists = env_.exists(path);
   if (!exists) return fail(exists.error());
@@ -125,18 +192,60 @@ Status Partition::prepare_next_segment() {
   }
   auto file = env_.open_file(path, OpenMode::kCreateExclusive);
   if (!file) return fail(file.error());
-  Status s = preallocate(**file, 0);
+  // Its first step, as the active segment's last (within the budget).
+  std::uint64_t step = 0;
+  {
+    std::shared_lock lock(mu_);
+    step = std::clamp(reservation_.step, config_.reserve_min_step, config_.reserve_max_step);
+  }
+  const std::uint64_t granted =
+      reserving() ? budget_.acquire(std::min(step, config_.segment_bytes)) : 0;
+  Status s = reserve(**file, 0, granted, true);
   if (s) s = (*file)->sync();
   if (s) s = env_.sync_dir(dir_);
   if (!s) {
+    budget_.release(granted);
     file->reset();
     (void)env_.remove_file(path);
     return s;
   }
   std::lock_guard lock(prepare_mu_);
   prepared_ = std::move(*file);
-  prepare_wanted_ = false;
+  prepared_reserved_ = granted;
+  prepare_wanted_.store(false, std::memory_order_release);
   return {};
+}
+
+std::uint64_t Partition::reserved_ahead() const {
+  std::uint64_t prepared = 0;
+  {
+    std::lock_guard lock(prepare_mu_);
+    prepared = prepared_reserved_;
+  }
+  std::shared_lock lock(mu_);
+  return reservation_.charged + prepared;
+}
+
+void Partition::release_reservations() {
+  budget_.release(reservation_.charged);
+  reservation_.charged = 0;
+  std::lock_guard lock(prepare_mu_);
+  budget_.release(prepared_reserved_);
+  prepared_reserved_ = 0;
+}
+
+void Partition::adopt_recovered_reservation() {
+  if (!reserving()) return;
+  auto size = active_->file->size();
+  if (!size || *size <= active_->end_pos) {
+    reservation_.end = active_->end_pos;
+    return;
+  }
+  reservation_.end = *size;
+  reservation_.charged = *size - active_->end_pos;
+  budget_.charge(reservation_.charged);
+  reservation_.step = std::min(reservation_.charged, config_.reserve_max_step);
+  reservation_.ask_at = reservation_.end - reservation_.step / 2;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,8 +260,7 @@ Status Partition::create_at(std::int64_t base) {
   auto file = env_.open_file(join_path(dir_, segment_file_name(base, kLogSuffix)),
                              OpenMode::kCreateExclusive);
   if (!file) return fail(file.error());
-  if (auto s = preallocate(**file, 0); !s && s.error().code() != Errc::kNoSpace) return s;
-  if (auto s = (*file)->sync(); !s) return s;
+  // Nothing is reserved until the partition is written (space_budget.h).
   if (auto s = env_.sync_dir(dir_); !s) return s;
   active_ = std::make_shared<Segment>(base, dir_, std::move(*file));
   segments_ = {active_};
@@ -252,12 +360,10 @@ Status Partition::rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryS
 Status Partition::truncate_torn_tail(Segment& seg, std::uint64_t file_size, RecoveryStats& stats) {
   if (file_size <= seg.end_pos) return {};
   // Whatever follows the last valid batch was never acknowledged (or is preallocated space):
-  // cut it, so no stale bytes can ever be read back as batches, and re-reserve the space.
+  // cut it, so no stale bytes can ever be read back as batches. The preparer reserves space
+  // again once the partition is written to.
   stats.truncated_bytes += file_size - seg.end_pos;
   if (auto s = seg.file->truncate(seg.end_pos); !s) return s;
-  if (auto s = seg.file->sync(); !s) return s;
-  if (auto s = reserve_tail(*seg.file, seg.end_pos); !s && s.error().code() != Errc::kNoSpace)
-    return s;
   return seg.file->sync();
 }
 
@@ -440,6 +546,7 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, bool 
   durable_point_ = {log_end_, active_->base_offset, active_->end_pos, active_->max_timestamp_ms,
                     false};
   writer_.next_offset = log_end_;
+  adopt_recovered_reservation();
   if (guard && guard->log_start >= 0 && guard->log_start < log_start_) {
     // Retention records the new log start in a checkpoint before it deletes a file, so oldest
     // segments that are gone below the recorded log start were lost, not expired.
@@ -775,8 +882,10 @@ std::optional<RecoveryPoint> Partition::recovery_point() const {
 }
 
 void Partition::mark_deleted() {
+  std::lock_guard extending(extend_mu_);
   std::unique_lock lock(mu_);
   deleted_ = true;
+  release_reservations();
 }
 
 bool Partition::deleted() const {
@@ -791,11 +900,16 @@ Result<bool> Partition::roll() {
   Segment& old = *active_;
   std::int64_t base = writer_.next_offset;
   RINGLOG_ASSERT(base == old.next_offset);
+  // No reservation grows while the old segment is trimmed and replaced.
+  std::lock_guard extending(extend_mu_);
   // 1. Seal the old segment: trim preallocated space, then sync, before anything relies on
-  //    the trimmed size (KAFKA-21000: trim, then fsync, then trust).
+  //    the trimmed size (KAFKA-21000: trim, then fsync, then trust). Blocks reserved with
+  //    KEEP_SIZE lie past the size: the trim frees them too.
   auto size = old.file->size();
   if (!size) return fail(size.error());
-  if (*size != old.end_pos) {
+  const bool keep_size_blocks =
+      config_.preallocation == Preallocation::kFallocateKeepSize && reservation_.end > old.end_pos;
+  if (*size != old.end_pos || keep_size_blocks) {
     if (auto s = old.file->truncate(old.end_pos); !s) return fail(s.error());
   }
   if (auto s = old.file->sync(); !s) {
@@ -803,9 +917,12 @@ Result<bool> Partition::roll() {
     return fail(s.error());
   }
   bool prepared = false;
+  std::uint64_t prepared_reserved = 0;
   {
     std::lock_guard lock(prepare_mu_);
     prepared = prepared_ != nullptr;
+    prepared_reserved = prepared_reserved_;
+    prepared_reserved_ = 0;  // handed to the new active segment's reservation below
   }
   RINGLOG_DEBUG("partition %s: roll at offset %lld (old segment %lld, %llu bytes)",
                 partition_name(topic_, id_).c_str(), static_cast<long long>(base),
@@ -815,7 +932,7 @@ Result<bool> Partition::roll() {
   auto file = open_new_segment_file(base);
   if (!file) return fail(file.error());
   auto seg = std::make_shared<Segment>(base, dir_, std::move(*file));
-  // 3. Publish.
+  // 3. Publish: the old reservation is gone with the trim; the new one is the prepared file's.
   {
     std::unique_lock lock(mu_);
     old.sealed = true;
@@ -823,13 +940,13 @@ Result<bool> Partition::roll() {
     segments_.push_back(seg);
     durable_ = log_end_;
     durable_point_ = {log_end_, base, 0, -1, false};
+    budget_.release(reservation_.charged);
+    reservation_.end = reservation_.charged = prepared_reserved;
+    reservation_.ask_at = prepared_reserved - std::min(prepared_reserved, reservation_.step / 2);
     check_offsets();
   }
   active_ = std::move(seg);
-  {
-    std::lock_guard lock(prepare_mu_);
-    prepare_wanted_ = false;
-  }
+  prepare_wanted_.store(false, std::memory_order_release);
   return prepared;
 }
 
@@ -857,9 +974,19 @@ void Partition::publish_write(bool synced) {
     durable_point_ = {log_end_, seg.base_offset, seg.end_pos, seg.max_timestamp_ms, false};
   }
   check_offsets();
-  if (seg.end_pos >= config_.segment_bytes / 2) {
+  if (reserving()) {
+    Reservation& r = reservation_;
+    const std::uint64_t ahead = r.end > seg.end_pos ? r.end - seg.end_pos : 0;
+    if (r.charged > ahead) {  // the write used reserved bytes
+      budget_.release(r.charged - ahead);
+      r.charged = ahead;
+    }
+    if (seg.end_pos >= r.ask_at) reserve_wanted_.store(true, std::memory_order_relaxed);
+  }
+  if (seg.end_pos >= config_.segment_bytes / 2 &&
+      !prepare_wanted_.load(std::memory_order_relaxed)) {
     std::lock_guard prepare_lock(prepare_mu_);
-    if (!prepared_) prepare_wanted_ = true;
+    if (!prepared_) prepare_wanted_.store(true, std::memory_order_relaxed);
   }
 }
 
@@ -893,7 +1020,7 @@ void Partition::repair_failed_write() {
   Status s = seg.file->truncate(seg.end_pos);
   if (s) s = seg.file->sync();
   if (s) {
-    (void)reserve_tail(*seg.file, seg.end_pos);
+    restore_reservation();
     return;
   }
   fail_writes(s.error().with_context("cutting a failed write"));

@@ -26,6 +26,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/segment.h"
+#include "engine/space_budget.h"
 #include "io/env.h"
 
 namespace ringlog {
@@ -36,6 +37,9 @@ struct PartitionConfig {
   std::uint64_t retention_ms = 0;
   std::int64_t retention_bytes = -1;
   Preallocation preallocation = Preallocation::kFallocate;
+  // Bounded preallocation (space_budget.h): the first and the largest reservation step.
+  std::uint64_t reserve_min_step = 64 << 10;
+  std::uint64_t reserve_max_step = 16 << 20;
   std::uint32_t index_interval_bytes = 4096;
   std::size_t max_batch_bytes = 0;  // for scans
   // How far recovery looks past damage in the active segment for a valid batch (the largest
@@ -60,7 +64,9 @@ struct AppendRequest {
 
 class Partition {
  public:
-  Partition(Env& env, std::string topic, std::int32_t id, std::string dir, PartitionConfig config);
+  // `budget` bounds the disk reserved ahead of the write positions; it outlives the partition.
+  Partition(Env& env, std::string topic, std::int32_t id, std::string dir, PartitionConfig config,
+            SpaceBudget& budget);
 
   const std::string& topic() const { return topic_; }
   std::int32_t id() const { return id_; }
@@ -105,10 +111,18 @@ class Partition {
   // The durable point to record in a checkpoint (for a corrupt partition: the point recovery
   // found the damage with, flagged `damaged`); nullopt for a deleted one.
   std::optional<RecoveryPoint> recovery_point() const;
-  // Prepares the next segment file (`@next.log`) if asked for and not there yet.
-  Status prepare_next_segment();
-  bool wants_prepared_segment() const;
-  // Marks the partition deleted: the writer fails its pending appends with kNotFound.
+  // --- The preparer thread (engine.cc): bounded preallocation (space_budget.h) and the next
+  // segment, off the write path. publish_write asks for them; the writer then queues the
+  // partition once (claim_preparer_visit), and the preparer calls prepare_space.
+  // True when the partition wants the preparer and was not queued for it yet (it is now).
+  bool claim_preparer_visit();
+  // Grows the active segment's reservation if asked (up to one step past the write position,
+  // within the budget), then prepares the next segment file (`@next.log`) if asked.
+  Status prepare_space(std::uint64_t now_ms);
+  // The budget bytes this partition holds (its reservation ahead and its prepared segment's).
+  std::uint64_t reserved_ahead() const;
+  // Marks the partition deleted: the writer fails its pending appends with kNotFound, and its
+  // reservations go back to the budget.
   void mark_deleted();
   bool deleted() const;
 
@@ -128,7 +142,9 @@ class Partition {
   // Returns whether the next segment had been prepared in advance.
   Result<bool> roll();
   // After a completed write of `writer().taken` requests: indexes them and publishes the new
-  // log end and high watermark (and durable, when `synced`).
+  // log end and high watermark (and durable, when `synced`); the reservation's charge falls by
+  // the reserved bytes the write used, and the next step or the next segment is asked for when
+  // due (claim_preparer_visit).
   void publish_write(bool synced);
   // --- Syncer thread (syncer.h): fdatasyncs the active segment and then advances `durable` to
   // what was published when the sync started. Returns whether a sync was needed and made.
@@ -174,14 +190,24 @@ class Partition {
   Status truncate_torn_tail(Segment& seg, std::uint64_t file_size, RecoveryStats& stats);
   void mark_corrupt(std::string why);
   Result<std::unique_ptr<File>> open_new_segment_file(std::int64_t base);
-  Status preallocate(File& file, std::uint64_t from);
-  Status reserve_tail(File& file, std::uint64_t from);
+  // Reserves [from, from + length) of `file` as config_.preallocation says; `fresh`: nobody
+  // writes the file yet, so a zero fill is allowed (otherwise zero-fill reserves by fallocate).
+  Status reserve(File& file, std::uint64_t from, std::uint64_t length, bool fresh);
+  // After a cut of the active segment to its end (a failed write): reserves again what was.
+  void restore_reservation();
+  Status extend_reservation(std::uint64_t now_ms);
+  Status prepare_next_segment();
+  // The active segment's reservation after recovery: what the file holds past its data.
+  void adopt_recovered_reservation();
+  void release_reservations();  // REQUIRES: mu_ held
+  bool reserving() const { return config_.preallocation != Preallocation::kNone; }
 
   Env& env_;
   const std::string topic_;
   const std::int32_t id_;
   const std::string dir_;
   const PartitionConfig config_;
+  SpaceBudget& budget_;
 
   mutable std::shared_mutex mu_;
   std::vector<std::shared_ptr<Segment>> segments_;
@@ -200,9 +226,27 @@ class Partition {
   std::shared_ptr<Segment> active_;  // writer thread (and recovery)
   WriterState writer_;
 
+  // Bounded preallocation of the active segment. Guarded by mu_: the writer lowers the charge
+  // as writes use the reserved bytes (publish_write) and starts anew at a roll; the preparer
+  // grows it (extend_reservation).
+  struct Reservation {
+    std::uint64_t end = 0;      // bytes of the active segment's file reserved (or written)
+    std::uint64_t charged = 0;  // budget held for the reserved bytes ahead of end_pos
+    std::uint64_t step = 0;     // the last step (0: none yet)
+    std::uint64_t ask_at = 0;   // a published end_pos at or past this asks for the next step
+    std::uint64_t last_ms = 0;  // when the last step was reserved
+  };
+  Reservation reservation_;
+  // Held while a reservation grows and while roll trims and replaces the active segment, so no
+  // fallocate ever lands on a sealed segment after its trim. Taken before mu_.
+  std::mutex extend_mu_;
+  std::atomic<bool> reserve_wanted_{false};
+  std::atomic<bool> prepare_wanted_{false};
+  std::atomic<bool> preparer_queued_{false};
+
   mutable std::mutex prepare_mu_;
   std::unique_ptr<File> prepared_;
-  bool prepare_wanted_ = false;
+  std::uint64_t prepared_reserved_ = 0;  // bytes reserved in prepared_, charged to the budget
 };
 
 }  // namespace ringlog

@@ -3,28 +3,10 @@
 #include <algorithm>
 
 #include "engine/endian.h"
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "io/assert.h"
 
 namespace ringlog {
-
-void encode_index_entry(std::byte* out, IndexEntry entry) noexcept {
-  store_be<std::uint32_t>(out, entry.relative_offset);
-  store_be<std::uint32_t>(out + 4, entry.position);
-}
-
-IndexEntry decode_index_entry(const std::byte* in) noexcept {
-  return {load_be<std::uint32_t>(in), load_be<std::uint32_t>(in + 4)};
-}
-
-void encode_time_index_entry(std::byte* out, TimeIndexEntry entry) noexcept {
-  store_be<std::int64_t>(out, entry.timestamp_ms);
-  store_be<std::uint32_t>(out + 8, entry.relative_offset);
-}
-
-TimeIndexEntry decode_time_index_entry(const std::byte* in) noexcept {
-  return {load_be<std::int64_t>(in), load_be<std::uint32_t>(in + 8)};
-}
 
 Segment::Segment(std::int64_t base, std::string dir_path, std::unique_ptr<File> log_file)
     : base_offset(base), dir(std::move(dir_path)), file(std::move(log_file)), next_offset(base) {}

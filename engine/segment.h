@@ -19,30 +19,10 @@
 
 #include <ringlog/batch.h>
 
+#include "engine/file_layout.h"
 #include "io/env.h"
 
 namespace ringlog {
-
-// Offset index entry: the batch whose base offset is base + relative_offset starts at
-// `position`. On disk: u32 relative offset, u32 position, big-endian (8 bytes).
-struct IndexEntry {
-  std::uint32_t relative_offset = 0;
-  std::uint32_t position = 0;
-};
-inline constexpr std::size_t kIndexEntryBytes = 8;
-
-// Time index entry: every batch up to and including the one at base + relative_offset has a
-// max timestamp <= timestamp_ms. On disk: i64 timestamp, u32 relative offset, big-endian (12).
-struct TimeIndexEntry {
-  std::int64_t timestamp_ms = 0;
-  std::uint32_t relative_offset = 0;
-};
-inline constexpr std::size_t kTimeIndexEntryBytes = 12;
-
-void encode_index_entry(std::byte* out, IndexEntry entry) noexcept;
-IndexEntry decode_index_entry(const std::byte* in) noexcept;
-void encode_time_index_entry(std::byte* out, TimeIndexEntry entry) noexcept;
-TimeIndexEntry decode_time_index_entry(const std::byte* in) noexcept;
 
 // What is known about one batch once it is in a segment (appended or scanned).
 struct BatchInfo {

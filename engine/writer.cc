@@ -127,7 +127,6 @@ void EngineImpl::plan_partition(Partition& p, std::vector<iovec>& iovs) {
       request_checkpoint();  // so that recovery soon knows the new segment exists
       seg = &p.active_segment();
       w.write_pos = pos = 0;
-      maintenance_cv_.notify_one();
     }
     req.first_offset = w.next_offset;
     std::size_t at = 0;
@@ -320,10 +319,9 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     return true;
   });
   pass_sync_waiters();
-  bool prepare = false;
-  for (const auto& p : planned)
-    prepare = prepare || p->wants_prepared_segment();
-  if (prepare) maintenance_cv_.notify_one();
+  for (const auto& p : planned) {
+    if (p->claim_preparer_visit()) queue_preparation(p);
+  }
   release_pending_bytes();
   hand_off_completions();
 }

@@ -511,6 +511,8 @@ std::string Server::Impl::stats_text(std::string_view topic) const {
     append_stat(out, "write_cycles", n(engine->write_cycles));
     append_stat(out, "syncs", n(engine->syncs));
     append_stat(out, "offsets_expired", n(engine->offsets_expired));
+    append_stat(out, "preallocated_bytes", n(engine->preallocated_bytes));
+    append_stat(out, "preallocation_budget", n(engine->preallocation_budget));
     append_stat(out, "env", engine->env);
     append_stat(out, "damage", static_cast<std::int64_t>(engine->damage.size()));
     for (std::size_t i = 0; i < engine->damage.size(); ++i)

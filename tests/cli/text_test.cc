@@ -44,12 +44,12 @@ TEST_CASE("text: display escaping shows bytes and cuts long values") {
 }
 
 TEST_CASE("segment files: names carry the base offset in 20 digits") {
-  CHECK(segment_name(42, kLogSuffix) == "00000000000000000042.log");
-  CHECK(parse_segment_name("00000000000000000042.log", kLogSuffix) == 42);
-  CHECK(parse_segment_name("00000000000000000042.index", kIndexSuffix) == 42);
-  CHECK_FALSE(parse_segment_name("00000000000000000042.log", kIndexSuffix));
-  CHECK_FALSE(parse_segment_name("@next.log", kLogSuffix));
-  CHECK_FALSE(parse_segment_name("0000000000000000004x.log", kLogSuffix));
+  CHECK(segment_file_name(42, kLogSuffix) == "00000000000000000042.log");
+  CHECK(parse_segment_file_name("00000000000000000042.log", kLogSuffix) == 42);
+  CHECK(parse_segment_file_name("00000000000000000042.index", kIndexSuffix) == 42);
+  CHECK_FALSE(parse_segment_file_name("00000000000000000042.log", kIndexSuffix));
+  CHECK_FALSE(parse_segment_file_name("@next.log", kLogSuffix));
+  CHECK_FALSE(parse_segment_file_name("0000000000000000004x.log", kLogSuffix));
 }
 
 TEST_CASE("segment files: index entries decode big-endian and ignore a partial tail") {

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine_test_util.h"
 #include "tests/support/process.h"
 

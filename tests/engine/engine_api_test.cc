@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine_test_util.h"
 
 namespace ringlog::test {

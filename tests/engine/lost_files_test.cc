@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine_test_util.h"
 #include "io/log.h"
 

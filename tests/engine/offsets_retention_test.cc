@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "engine/group_offsets.h"
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine_test_util.h"
 #include "tests/support/process.h"
 

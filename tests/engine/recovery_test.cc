@@ -5,9 +5,10 @@
 #include "engine/checkpoint.h"
 #include "engine/crc32c.h"
 #include "engine/endian.h"
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine_test_util.h"
 #include "io/log.h"
+#include "tests/support/process.h"
 
 namespace ringlog::test {
 
@@ -154,8 +155,11 @@ TEST_CASE("recovery: the end of a preallocated segment is found by scanning to t
     f.options.segment_bytes = 64 * 1024;
     Engine& e = f.open();
     append_many(e, 7);
+    // The preparer reserves a step (64 KiB, the whole segment here) ahead once it is written.
     if (mode == Preallocation::kFallocate || mode == Preallocation::kZeroFill)
-      CHECK(std::filesystem::file_size(segment_path(f, 0)) == 64 * 1024);
+      CHECK(ringlog::testing::wait_until(std::chrono::seconds(10), [&] {
+        return std::filesystem::file_size(segment_path(f, 0)) == 64 * 1024;
+      }));
     Engine& crashed = f.crash_and_reopen();
     CHECK(crashed.offsets("t", 0).value().second == 7);
     CHECK(crashed.append("t", 0, make_batch("next"))->first_offset == 7);

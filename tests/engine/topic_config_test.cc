@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <map>
 
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "engine/quarantine.h"
 #include "engine/topic_config.h"
 #include "engine_test_util.h"

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "engine/names.h"
+#include "engine/file_layout.h"
 #include "tests/hardening/hardening_support.h"
 #include "tests/kafka/kafka_server_support.h"
 

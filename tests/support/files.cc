@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -55,6 +56,26 @@ std::vector<std::string> lines_of(const std::string& text) {
   while (std::getline(in, line))
     lines.push_back(line);
   return lines;
+}
+
+std::uint64_t disk_usage(const std::string& path) {
+  std::uint64_t total = 0;
+  auto add = [&](const std::string& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) {
+      if (errno == ENOENT) return;  // gone while walking (a file the engine replaced)
+      throw std::system_error(errno, std::generic_category(), "lstat " + p);
+    }
+    total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  };
+  add(path);
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           path, std::filesystem::directory_options::skip_permission_denied, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    add(it->path().string());
+  if (ec && ec != std::errc::no_such_file_or_directory) throw std::system_error(ec, "walk " + path);
+  return total;
 }
 
 }  // namespace ringlog::testing

@@ -3,6 +3,7 @@
 // fails the test case with its message, a driver reports it as an infrastructure failure.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ std::string read_file(const std::string& path);
 
 // Replaces the file with `bytes`; throws std::runtime_error when the write fails.
 void write_file(const std::string& path, const std::string& bytes);
+
+// The disk a directory tree takes (what `du` counts: allocated blocks, holes excluded, blocks
+// reserved by fallocate included). Throws std::runtime_error when it cannot be walked.
+std::uint64_t disk_usage(const std::string& path);
 
 // Splits text into lines (without the newlines); a final newline adds no empty line.
 std::vector<std::string> lines_of(const std::string& text);

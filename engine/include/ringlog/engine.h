@@ -140,6 +140,10 @@ struct EngineStats {
   std::uint64_t segments_deleted = 0;  // by retention
   std::uint64_t offsets_expired = 0;   // committed offsets removed by offsets_retention_ms
   std::uint64_t checkpoints = 0;
+  // Bounded preallocation: bytes reserved ahead of the partitions' write positions (and in
+  // prepared next segments), an upper bound, and EngineOptions::preallocation_budget.
+  std::uint64_t preallocated_bytes = 0;
+  std::uint64_t preallocation_budget = 0;
   std::uint64_t topics = 0;
   std::uint64_t partitions = 0;
   std::uint64_t corrupt_partitions = 0;

@@ -55,7 +55,7 @@ struct TopicConfig {
 enum class Preallocation : std::uint8_t {
   kNone,               // plain appends; the file grows with every write
   kFallocateKeepSize,  // fallocate(FALLOC_FL_KEEP_SIZE): blocks reserved, size = data written
-  kFallocate,          // fallocate(0): blocks reserved (unwritten), size = segment_bytes
+  kFallocate,          // fallocate(0): blocks reserved (unwritten), the size follows them
   kZeroFill,           // zeros written and synced: appends become overwrites of written blocks
 };
 
@@ -71,6 +71,18 @@ struct EngineOptions {
   // cross this size. Range 4 KiB .. 3 GiB (positions inside a segment are 32-bit).
   std::uint64_t segment_bytes = std::uint64_t{1} << 30;
   Preallocation preallocation = Preallocation::kFallocate;
+
+  // Bounded preallocation (docs/design.md, "Bounded preallocation"): a segment never reserves
+  // its whole size up front, and a partition never written reserves nothing. The active
+  // segment has disk reserved in steps ahead of its write position: the first step is
+  // preallocation_min_step, and the step doubles (up to preallocation_max_step) for a partition
+  // that uses a step within a second, and halves for one that takes over a minute. The bytes
+  // reserved ahead of all write positions together stay within preallocation_budget; a
+  // partition that finds it spent appends without a reservation (a little slower) until there
+  // is room again. Ignored with Preallocation::kNone.
+  std::uint64_t preallocation_min_step = std::uint64_t{64} << 10;
+  std::uint64_t preallocation_max_step = std::uint64_t{16} << 20;
+  std::uint64_t preallocation_budget = std::uint64_t{1} << 30;
 
   // Retention: whole sealed segments are deleted when their newest record is older than
   // retention_ms, or while the partition without its oldest segment is still at least

@@ -1,11 +1,47 @@
-#include "engine/names.h"
+#include "engine/file_layout.h"
 
 #include <charconv>
 #include <cstdio>
 
 #include <ringlog/engine.h>
 
+#include "engine/endian.h"
+
 namespace ringlog {
+
+void encode_index_entry(std::byte* out, IndexEntry entry) noexcept {
+  store_be<std::uint32_t>(out, entry.relative_offset);
+  store_be<std::uint32_t>(out + 4, entry.position);
+}
+
+IndexEntry decode_index_entry(const std::byte* in) noexcept {
+  return {load_be<std::uint32_t>(in), load_be<std::uint32_t>(in + 4)};
+}
+
+void encode_time_index_entry(std::byte* out, TimeIndexEntry entry) noexcept {
+  store_be<std::int64_t>(out, entry.timestamp_ms);
+  store_be<std::uint32_t>(out + 8, entry.relative_offset);
+}
+
+TimeIndexEntry decode_time_index_entry(const std::byte* in) noexcept {
+  return {load_be<std::int64_t>(in), load_be<std::uint32_t>(in + 8)};
+}
+
+std::vector<IndexEntry> decode_offset_index(std::span<const std::byte> bytes) {
+  std::vector<IndexEntry> out;
+  out.reserve(bytes.size() / kIndexEntryBytes);
+  for (std::size_t at = 0; at + kIndexEntryBytes <= bytes.size(); at += kIndexEntryBytes)
+    out.push_back(decode_index_entry(bytes.data() + at));
+  return out;
+}
+
+std::vector<TimeIndexEntry> decode_time_index(std::span<const std::byte> bytes) {
+  std::vector<TimeIndexEntry> out;
+  out.reserve(bytes.size() / kTimeIndexEntryBytes);
+  for (std::size_t at = 0; at + kTimeIndexEntryBytes <= bytes.size(); at += kTimeIndexEntryBytes)
+    out.push_back(decode_time_index_entry(bytes.data() + at));
+  return out;
+}
 
 std::string join_path(std::string_view dir, std::string_view name) {
   std::string path(dir);
