@@ -3,6 +3,7 @@
 // SIGINT/SIGTERM stop it cleanly: the server finishes in-flight work, then the engine syncs,
 // writes its checkpoint and clean-shutdown marker, and releases the directory.
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <csignal>
@@ -25,6 +26,7 @@ struct ServeOptions {
   std::string durability = "always";
   std::string segment_size = "1GiB";
   std::string preallocation_budget = "1GiB";
+  std::size_t max_open_files = 1000;
   double retention_hours = 168;
   std::string retention_bytes;
   std::size_t max_connections = 1024;
@@ -98,6 +100,8 @@ EngineOptions engine_options(const CommonOptions& common, const ServeOptions& o)
   e.durability = *durability;
   e.segment_bytes = size_or_usage(o.segment_size, "--segment-size");
   e.preallocation_budget = size_or_usage(o.preallocation_budget, "--preallocation-budget");
+  if (o.max_open_files < 16) fail_usage("--max-open-files must be at least 16");
+  e.max_open_files = o.max_open_files;
   if (o.retention_hours <= 0) fail_usage("--retention-hours must be positive");
   e.retention_ms = static_cast<std::uint64_t>(o.retention_hours * 3600e3);
   if (!o.retention_bytes.empty())
@@ -166,9 +170,28 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// The descriptors the server may need: segment files (--max-open-files), connections
+// (--max-connections), and some for indexes, listeners, the io_uring and the log. Raises the soft
+// RLIMIT_NOFILE to that (within the hard limit), and warns when the hard limit is lower.
+void ensure_descriptor_limit(const EngineOptions& eo, const protocol::ServerOptions& so) {
+  const rlim_t needed = static_cast<rlim_t>(eo.max_open_files + so.max_connections + 128);
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  rlimit raised = limit;
+  raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+  if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  if (limit.rlim_cur < needed)
+    RINGLOG_WARN(
+        "serve: the descriptor limit is %llu, below the %llu that --max-open-files (%zu) and "
+        "--max-connections (%zu) may need: raise it (ulimit -n) or lower them",
+        static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(needed),
+        eo.max_open_files, so.max_connections);
+}
+
 void run_serve(const CommonOptions& common, const ServeOptions& options, bool kafka_default) {
   EngineOptions eo = engine_options(common, options);
   protocol::ServerOptions so = server_options(options);
+  ensure_descriptor_limit(eo, so);
   sigset_t signals = block_stop_signals();
   RINGLOG_INFO("serve: opening %s (durability %s, segments of %s)", common.data_dir.c_str(),
                eo.durability.to_string().c_str(), format_size(eo.segment_bytes).c_str());
@@ -271,6 +294,9 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--preallocation-budget", options->preallocation_budget,
                   "disk reserved ahead of all partitions' write positions together, in steps "
                   "of 64KiB to 16MiB per partition (default 1GiB; 0: none)");
+  cmd->add_option("--max-open-files", options->max_open_files,
+                  "segment files kept open, least recently used closed beyond it, whatever the "
+                  "partition count (default 1000)");
   cmd->add_option("--retention-hours", options->retention_hours,
                   "delete segments older than this (default 168)");
   cmd->add_option("--retention-bytes", options->retention_bytes,

@@ -36,7 +36,9 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
 }
 
 EngineImpl::EngineImpl(EngineOptions options)
-    : options_(std::move(options)), space_budget_(options_.preallocation_budget) {}
+    : options_(std::move(options)),
+      space_budget_(options_.preallocation_budget),
+      files_(std::max<std::size_t>(options_.max_open_files, 1)) {}
 
 EngineImpl::~EngineImpl() {
   if (auto s = close(); !s)
@@ -63,6 +65,7 @@ Status EngineImpl::validate_options() const {
       options_.durability.interval_ms == 0)
     return bad("interval durability needs interval_ms > 0");
   if (options_.index_interval_bytes == 0) return bad("index_interval_bytes must be > 0");
+  if (options_.max_open_files < 16) return bad("max_open_files must be at least 16");
   if (options_.preallocation_min_step < 4096)
     return bad("preallocation_min_step must be at least 4 KiB");
   if (options_.preallocation_max_step < options_.preallocation_min_step)
@@ -311,7 +314,7 @@ Status EngineImpl::recover_topic(const std::string& name, const Checkpoint& chec
   topic->effective = effective_config(*config);
   for (std::int32_t id = 0; id < config->partitions; ++id) {
     auto p = std::make_shared<Partition>(*env_, name, id, join_path(dir, std::to_string(id)),
-                                         topic->effective, space_budget_);
+                                         topic->effective, space_budget_, files_);
     auto point = checkpoint.find({name, id});
     const RecoveryPoint* rp = point == checkpoint.end() ? nullptr : &point->second;
     auto exists = env_->exists(p->dir());
@@ -418,7 +421,7 @@ Status EngineImpl::build_topic(const std::string& dir, Topic& topic) {
   if (auto s = env_->sync_dir(options_.data_dir); !s) return s;
   for (std::int32_t id = 0; id < topic.stored.partitions; ++id) {
     auto p = std::make_shared<Partition>(*env_, topic.name, id, join_path(dir, std::to_string(id)),
-                                         topic.effective, space_budget_);
+                                         topic.effective, space_budget_, files_);
     if (auto s = p->create(); !s) return s;
     topic.partitions.push_back(std::move(p));
   }
@@ -663,16 +666,10 @@ Result<FetchResult> EngineImpl::fetch(std::string_view topic, std::int32_t parti
 Result<std::vector<std::byte>> EngineImpl::read(std::string_view topic, std::int32_t partition,
                                                 std::int64_t offset,
                                                 std::uint32_t max_bytes) const {
-  auto fetched = fetch(topic, partition, offset, max_bytes);
-  if (!fetched) return fail(fetched.error());
-  std::vector<std::byte> bytes(fetched->slice.length);
-  if (bytes.empty()) return bytes;
-  const auto* seg = static_cast<const Segment*>(fetched->slice.keep_alive.get());
-  auto got = seg->file->read_at(FilePos(fetched->slice.position), bytes);
-  if (!got) return fail(got.error());
-  if (*got != bytes.size())
-    return fail(Errc::kCorruption, "segment " + seg->file->path() + " is shorter than its index");
-  return bytes;
+  auto p = find_partition(topic, partition);
+  if (!p) return fail(p.error());
+  counters_.fetches.fetch_add(1, std::memory_order_relaxed);
+  return (*p)->read(offset, max_bytes);
 }
 
 Result<std::int64_t> EngineImpl::offset_for_timestamp(std::string_view topic,
@@ -904,6 +901,8 @@ Result<EngineStats> EngineImpl::stats() const {
       }
     }
   }
+  s.open_segment_files = files_.open_files();
+  s.max_open_files = files_.max_open();
   s.preallocated_bytes = space_budget_.used();
   s.preallocation_budget = space_budget_.limit();
   s.recovery_scanned_bytes = recovery_stats_.scanned_bytes;

@@ -34,6 +34,7 @@
 #include <ringlog/engine.h>
 
 #include "engine/checkpoint.h"
+#include "engine/file_cache.h"
 #include "engine/group_offsets.h"
 #include "engine/partition.h"
 #include "engine/space_budget.h"
@@ -174,6 +175,7 @@ class EngineImpl final : public Engine {
   EngineOptions options_;
   // Before everything that holds partitions: they charge it until they are destroyed.
   SpaceBudget space_budget_;
+  FileCache files_;
   std::unique_ptr<Env> owned_env_;
   Env* env_ = nullptr;
   std::string env_name_;
@@ -207,6 +209,7 @@ class EngineImpl final : public Engine {
   std::vector<Request> sync_waiters_;
   std::uint64_t cycle_released_bytes_ = 0;  // of the requests completed this cycle
   std::vector<WriteOp> ops_;
+  std::vector<std::shared_ptr<File>> cycle_files_;  // the files of ops_, held open
   std::vector<iovec> iovs_;
   using Completions = std::vector<std::pair<Engine::AppendCallback, Result<AppendResult>>>;
   // High watermarks published by a cycle, for the visibility listener.

@@ -30,13 +30,14 @@ Result<std::optional<std::vector<std::byte>>> read_file_if_exists(Env& env,
 }  // namespace
 
 Partition::Partition(Env& env, std::string topic, std::int32_t id, std::string dir,
-                     PartitionConfig config, SpaceBudget& budget)
+                     PartitionConfig config, SpaceBudget& budget, FileCache& files)
     : env_(env),
       topic_(std::move(topic)),
       id_(id),
       dir_(std::move(dir)),
       config_(config),
-      budget_(budget) {}
+      budget_(budget),
+      files_(files) {}
 
 void Partition::check_offsets() const {
   RINGLOG_ASSERT(log_start_ <= durable_);
@@ -84,9 +85,9 @@ void Partition::restore_reservation() {
     to = reservation_.end;
   }
   if (!reserving() || to <= end_pos) return;
-  if (auto s = active_->file->allocate(FilePos(end_pos), to - end_pos,
-                                       config_.preallocation == Preallocation::kFallocateKeepSize);
-      s)
+  auto file = active_->file->open();
+  if (file && (*file)->allocate(FilePos(end_pos), to - end_pos,
+                                config_.preallocation == Preallocation::kFallocateKeepSize))
     return;
   std::unique_lock lock(mu_);
   budget_.release(reservation_.charged);
@@ -94,21 +95,20 @@ void Partition::restore_reservation() {
   reservation_.end = active_->end_pos;
 }
 
-Result<std::unique_ptr<File>> Partition::open_new_segment_file(std::int64_t base) {
+Result<std::unique_ptr<CachedFile>> Partition::open_new_segment_file(std::int64_t base) {
   std::string path = join_path(dir_, segment_file_name(base, kLogSuffix));
-  std::unique_ptr<File> file;
+  bool prepared = false;
   {
     std::lock_guard lock(prepare_mu_);
-    file = std::move(prepared_);
+    prepared = std::exchange(prepared_, false);
   }
-  if (file) {
-    // Reopened under its final name, so that File::path() (and anything keyed by it) is right.
-    file.reset();
+  std::unique_ptr<File> file;
+  if (prepared) {
     if (auto s = env_.rename_file(join_path(dir_, kPreparedSegmentName), path); !s)
       return fail(s.error());
-    auto reopened = env_.open_file(path, OpenMode::kReadWrite);
-    if (!reopened) return fail(reopened.error());
-    file = std::move(*reopened);
+    auto opened = env_.open_file(path, OpenMode::kReadWrite);
+    if (!opened) return fail(opened.error());
+    file = std::move(*opened);
   } else {
     // Not prepared in time: the preparer reserves its first step once it is written to.
     auto opened = env_.open_file(path, OpenMode::kCreateExclusive);
@@ -116,7 +116,7 @@ Result<std::unique_ptr<File>> Partition::open_new_segment_file(std::int64_t base
     file = std::move(*opened);
   }
   if (auto s = env_.sync_dir(dir_); !s) return fail(s.error());
-  return file;
+  return files_.adopt(env_, std::move(path), std::move(file));
 }
 
 bool Partition::claim_preparer_visit() {
@@ -164,7 +164,8 @@ Status Partition::extend_reservation(std::uint64_t now_ms) {
       return {};
     }
   }
-  Status s = reserve(*seg->file, from, target - from, false);
+  auto file = seg->file->open();
+  Status s = file ? reserve(**file, from, target - from, false) : Status(fail(file.error()));
   std::unique_lock lock(mu_);
   if (!s) {
     budget_.release(granted);
@@ -202,15 +203,15 @@ Status Partition::prepare_next_segment() {
       reserving() ? budget_.acquire(std::min(step, config_.segment_bytes)) : 0;
   Status s = reserve(**file, 0, granted, true);
   if (s) s = (*file)->sync();
+  file->reset();  // closed until the roll takes it: no descriptor per prepared segment
   if (s) s = env_.sync_dir(dir_);
   if (!s) {
     budget_.release(granted);
-    file->reset();
     (void)env_.remove_file(path);
     return s;
   }
   std::lock_guard lock(prepare_mu_);
-  prepared_ = std::move(*file);
+  prepared_ = true;
   prepared_reserved_ = granted;
   prepare_wanted_.store(false, std::memory_order_release);
   return {};
@@ -236,7 +237,8 @@ void Partition::release_reservations() {
 
 void Partition::adopt_recovered_reservation() {
   if (!reserving()) return;
-  auto size = active_->file->size();
+  auto file = active_->file->open();
+  auto size = file ? (*file)->size() : Result<std::uint64_t>(fail(file.error()));
   if (!size || *size <= active_->end_pos) {
     reservation_.end = active_->end_pos;
     return;
@@ -257,12 +259,13 @@ Status Partition::create() {
 
 Status Partition::create_at(std::int64_t base) {
   if (auto s = env_.create_dir(dir_); !s) return s;
-  auto file = env_.open_file(join_path(dir_, segment_file_name(base, kLogSuffix)),
-                             OpenMode::kCreateExclusive);
+  std::string path = join_path(dir_, segment_file_name(base, kLogSuffix));
+  auto file = env_.open_file(path, OpenMode::kCreateExclusive);
   if (!file) return fail(file.error());
   // Nothing is reserved until the partition is written (space_budget.h).
   if (auto s = env_.sync_dir(dir_); !s) return s;
-  active_ = std::make_shared<Segment>(base, dir_, std::move(*file));
+  active_ =
+      std::make_shared<Segment>(base, dir_, files_.adopt(env_, std::move(path), std::move(*file)));
   segments_ = {active_};
   log_start_ = durable_ = high_watermark_ = log_end_ = base;
   durable_point_ = {base, base, 0, -1, false};
@@ -332,7 +335,8 @@ Status Partition::load_index(Segment& seg, std::uint64_t trusted_end,
 }
 
 // Rebuilds both indexes of a segment from its bytes (CRC-checked), from the start.
-Status Partition::rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryStats& stats) {
+Status Partition::rebuild_index(Segment& seg, File& file, std::uint64_t file_size,
+                                RecoveryStats& stats) {
   seg.index.clear();
   seg.time_index.clear();
   seg.end_pos = 0;
@@ -340,7 +344,8 @@ Status Partition::rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryS
   seg.max_timestamp_ms = -1;
   seg.last_batch_offset = -1;
   seg.bytes_since_index = 0;
-  auto scan = scan_segment(seg, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
+  auto scan =
+      scan_segment(seg, file, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
   if (!scan) return fail(scan.error());
   stats.scanned_bytes += scan->bytes_scanned;
   {
@@ -357,14 +362,21 @@ Status Partition::rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryS
   return {};
 }
 
-Status Partition::truncate_torn_tail(Segment& seg, std::uint64_t file_size, RecoveryStats& stats) {
+Status Partition::truncate_torn_tail(Segment& seg, File& file, std::uint64_t file_size, bool zeros,
+                                     RecoveryStats& stats) {
   if (file_size <= seg.end_pos) return {};
   // Whatever follows the last valid batch was never acknowledged (or is preallocated space):
   // cut it, so no stale bytes can ever be read back as batches. The preparer reserves space
   // again once the partition is written to.
   stats.truncated_bytes += file_size - seg.end_pos;
-  if (auto s = seg.file->truncate(seg.end_pos); !s) return s;
-  return seg.file->sync();
+  if (auto s = file.truncate(seg.end_pos); !s) return s;
+  // Zeros where the data ends (preallocated space, the usual end after a crash): the cut needs
+  // no fdatasync of its own. The next sync of this file makes its new size durable with the
+  // data appended (no append is acknowledged as durable before one), and a crash before that
+  // leaves the same zeros for the next recovery to cut. Skipping it keeps a restart after a
+  // crash from costing one fdatasync per written partition.
+  if (zeros) return {};
+  return file.sync();
 }
 
 void Partition::mark_corrupt(std::string why) {
@@ -377,27 +389,27 @@ void Partition::mark_corrupt(std::string why) {
 }
 
 // Does the last offset-index entry point at a batch header with the offset it claims?
-bool Partition::index_matches(Segment& seg) {
+bool Partition::index_matches(Segment& seg, File& file) {
   if (seg.index.empty()) return true;
   std::byte header[kBatchHeaderBytes];
-  auto got = seg.file->read_at(FilePos(seg.index.back().position), header);
+  auto got = file.read_at(FilePos(seg.index.back().position), header);
   if (!got || *got != kBatchHeaderBytes) return false;
   BatchHeader h = read_batch_header(header);
   return h.magic == kMagicV2 && h.base_offset == seg.base_offset + seg.index.back().relative_offset;
 }
 
-Status Partition::load_trusted_segment(Segment& seg, std::uint64_t file_size,
+Status Partition::load_trusted_segment(Segment& seg, File& file, std::uint64_t file_size,
                                        std::int64_t next_base, RecoveryStats& stats) {
   if (auto s = load_index(seg, file_size, next_base); !s) return s;
   bool usable = !seg.index.empty() || file_size <= config_.index_interval_bytes;
-  if (!usable || seg.time_index.empty() || !index_matches(seg))
-    return rebuild_index(seg, file_size, stats);
+  if (!usable || seg.time_index.empty() || !index_matches(seg, file))
+    return rebuild_index(seg, file, file_size, stats);
   // Where the segment really ends (not where the next file starts: a missing file between
   // them is a hole): the headers from the last index entry to the end of the file.
   const std::uint64_t from = seg.index.empty() ? 0 : seg.index.back().position;
-  auto last = last_batch(*seg.file, from, file_size);  // headers only: not counted as scanned
+  auto last = last_batch(file, from, file_size);  // headers only: not counted as scanned
   if (!last || !*last || (*last)->last_offset >= next_base)
-    return rebuild_index(seg, file_size, stats);
+    return rebuild_index(seg, file, file_size, stats);
   seg.end_pos = file_size;
   seg.next_offset = (*last)->last_offset + 1;
   seg.last_batch_offset = (*last)->base_offset;
@@ -408,7 +420,7 @@ Status Partition::load_trusted_segment(Segment& seg, std::uint64_t file_size,
 
 // Where the scan of the active segment stopped, decides between a torn tail (cut it) and damage
 // (report it, cut nothing). `durable_pos`: the checkpoint's durable position in this segment.
-Status Partition::finish_active_segment(Segment& seg, std::uint64_t file_size,
+Status Partition::finish_active_segment(Segment& seg, File& file, std::uint64_t file_size,
                                         std::uint64_t durable_pos, const ScanResult& scan,
                                         RecoveryStats& stats) {
   auto what = [&] {
@@ -427,7 +439,7 @@ Status Partition::finish_active_segment(Segment& seg, std::uint64_t file_size,
   if (!clean_end || scan.offset_gap) {
     std::uint64_t read = 0;
     auto next =
-        find_valid_batch_after(*seg.file, seg.end_pos, file_size, seg.next_offset,
+        find_valid_batch_after(file, seg.end_pos, file_size, seg.next_offset,
                                config_.damage_look_ahead_bytes, config_.max_batch_bytes, &read);
     stats.scanned_bytes += read;
     if (!next) return fail(next.error());
@@ -440,10 +452,11 @@ Status Partition::finish_active_segment(Segment& seg, std::uint64_t file_size,
   }
   // A partition the checkpoint recorded as damaged keeps every byte (recover() reports it).
   if (recovered_point_ && recovered_point_->damaged) return {};
-  return truncate_torn_tail(seg, file_size, stats);
+  return truncate_torn_tail(seg, file, file_size,
+                            scan.stop == ParseStatus::kZeroFilled && !scan.offset_gap, stats);
 }
 
-Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool last,
+Status Partition::recover_segment(Segment& seg, File& file, std::uint64_t file_size, bool last,
                                   std::int64_t next_base, const RecoveryPoint* point,
                                   bool clean_shutdown, RecoveryStats& stats) {
   bool before_point = point && seg.base_offset < point->segment_base;
@@ -451,7 +464,7 @@ Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool la
   // Sealed and below the checkpoint: trusted. Its end is its (trimmed, synced) size.
   bool trusted = point && !point->damaged;
   if (trusted && before_point && !last)
-    return load_trusted_segment(seg, file_size, next_base, stats);
+    return load_trusted_segment(seg, file, file_size, next_base, stats);
   // Below the checkpoint's durable point nothing may be cut. As for sealed segments, the bytes
   // below it are trusted without being read (restart time follows the tail written since the
   // checkpoint, not the segment size); damage there is never cut: readers see it as a bad CRC
@@ -469,10 +482,11 @@ Status Partition::recover_segment(Segment& seg, std::uint64_t file_size, bool la
     seg.index.clear();
     seg.time_index.clear();
   }
-  auto scan = scan_segment(seg, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
+  auto scan =
+      scan_segment(seg, file, file_size, config_.index_interval_bytes, config_.max_batch_bytes);
   if (!scan) return fail(scan.error());
   stats.scanned_bytes += scan->bytes_scanned;
-  if (last) return finish_active_segment(seg, file_size, durable_pos, *scan, stats);
+  if (last) return finish_active_segment(seg, file, file_size, durable_pos, *scan, stats);
   if (!scan->clean() || seg.end_pos != file_size || seg.end_pos < durable_pos)
     mark_corrupt(
         "segment " + seg.log_path() + ": invalid batch at byte " + std::to_string(seg.end_pos) +
@@ -503,11 +517,12 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, bool 
   if (point && point->damaged) clean_shutdown = false;  // trust nothing below it: scan it all
   for (std::size_t i = 0; i < bases.size() && !corruption_; ++i) {
     std::string path = join_path(dir_, segment_file_name(bases[i], kLogSuffix));
-    auto file = env_.open_file(path, OpenMode::kReadWrite);
-    if (!file) return fail(file.error());
-    auto size = (*file)->size();
+    auto opened = env_.open_file(path, OpenMode::kReadWrite);
+    if (!opened) return fail(opened.error());
+    std::shared_ptr<File> file = std::move(*opened);  // held open while this segment recovers
+    auto size = file->size();
     if (!size) return fail(size.error());
-    auto seg = std::make_shared<Segment>(bases[i], dir_, std::move(*file));
+    auto seg = std::make_shared<Segment>(bases[i], dir_, files_.adopt(env_, path, file));
     if (!segments_.empty() && segments_.back()->next_offset != seg->base_offset) {
       const std::int64_t previous_end = segments_.back()->next_offset;
       if (previous_end > seg->base_offset) {
@@ -527,7 +542,8 @@ Status Partition::recover(const RecoveryPoint* point, bool clean_shutdown, bool 
     RINGLOG_DEBUG("partition %s: recovering segment %lld (%llu bytes)%s",
                   partition_name(topic_, id_).c_str(), static_cast<long long>(bases[i]),
                   static_cast<unsigned long long>(*size), last ? " (last)" : "");
-    if (auto s = recover_segment(*seg, *size, last, next_base, point, clean_shutdown, stats); !s)
+    if (auto s = recover_segment(*seg, *file, *size, last, next_base, point, clean_shutdown, stats);
+        !s)
       return s;
     segments_.push_back(seg);
   }
@@ -695,7 +711,40 @@ PartitionInfo Partition::info() const {
 }
 
 Result<FetchResult> Partition::fetch(std::int64_t offset, std::uint32_t max_bytes) const {
-  FetchResult result;
+  auto fetched = fetch_open(offset, max_bytes);
+  if (!fetched) return fail(fetched.error());
+  return std::move(fetched->result);
+}
+
+Result<std::vector<std::byte>> Partition::read(std::int64_t offset, std::uint32_t max_bytes) const {
+  auto fetched = fetch_open(offset, max_bytes);
+  if (!fetched) return fail(fetched.error());
+  const FileSlice& slice = fetched->result.slice;
+  std::vector<std::byte> bytes(slice.length);
+  if (bytes.empty()) return bytes;
+  auto got = fetched->file->read_at(FilePos(slice.position), bytes);
+  if (!got) return fail(got.error());
+  if (*got != bytes.size())
+    return fail(Errc::kCorruption,
+                "segment " + fetched->file->path() + " is shorter than its index");
+  return bytes;
+}
+
+// The file of a segment found in segments_ under mu_ (shared): it exists, since retention
+// unlinks a segment's file only after taking it out of segments_ under mu_ (exclusive).
+Result<std::shared_ptr<File>> Partition::open_for_read(const Segment& seg,
+                                                       std::int64_t offset) const {
+  auto file = seg.file->open();
+  if (!file)
+    return fail(file.error().with_context("read offset " + std::to_string(offset) + " of " +
+                                          partition_name(topic_, id_)));
+  return file;
+}
+
+Result<Partition::Fetched> Partition::fetch_open(std::int64_t offset,
+                                                 std::uint32_t max_bytes) const {
+  Fetched fetched;
+  FetchResult& result = fetched.result;
   std::shared_ptr<Segment> seg;
   std::uint64_t from = 0, limit = 0;
   {
@@ -708,7 +757,7 @@ Result<FetchResult> Partition::fetch(std::int64_t offset, std::uint32_t max_byte
                                          std::to_string(log_start_) + ", " +
                                          std::to_string(high_watermark_) + "] (earliest " +
                                          std::to_string(log_start_) + ")");
-    if (offset == high_watermark_) return result;
+    if (offset == high_watermark_) return fetched;
     if (const LostRange* lost = lost_at(offset))
       return fail(Errc::kDataLoss, "offset " + std::to_string(offset) + " of " +
                                        partition_name(topic_, id_) + " is lost: offsets [" +
@@ -722,18 +771,23 @@ Result<FetchResult> Partition::fetch(std::int64_t offset, std::uint32_t max_byte
     RINGLOG_ASSERT(offset < seg->next_offset);  // a hole after it is in lost_
     from = seg->index_position_for(offset);
     limit = seg->end_pos;
+    auto file = open_for_read(*seg, offset);
+    if (!file) return fail(file.error());
+    fetched.file = std::move(*file);
   }
-  auto batch = find_batch(*seg->file, from, limit, offset);
+  auto batch = find_batch(*fetched.file, from, limit, offset);
   if (!batch) return fail(batch.error());
   std::uint64_t length = std::min<std::uint64_t>(
       limit - batch->position, std::max<std::uint64_t>(max_bytes, batch->size_bytes));
   length = std::min<std::uint64_t>(length, UINT32_MAX);
-  result.slice = {seg, seg->file->fd(), batch->position, static_cast<std::uint32_t>(length)};
-  return result;
+  // The slice holds the open file, not the segment: a sender keeps the descriptor it sends from.
+  result.slice = {fetched.file, fetched.file->fd(), batch->position,
+                  static_cast<std::uint32_t>(length)};
+  return fetched;
 }
 
 Result<std::int64_t> Partition::offset_for_timestamp(std::int64_t timestamp_ms) const {
-  std::shared_ptr<Segment> seg;
+  std::shared_ptr<File> file;
   std::uint64_t from = 0, limit = 0;
   std::int64_t high_watermark = 0;
   {
@@ -741,15 +795,17 @@ Result<std::int64_t> Partition::offset_for_timestamp(std::int64_t timestamp_ms) 
     high_watermark = high_watermark_;
     for (const auto& s : segments_) {
       if (s->max_timestamp_ms >= timestamp_ms && s->end_pos > 0) {
-        seg = s;
+        auto opened = open_for_read(*s, s->base_offset);
+        if (!opened) return fail(opened.error());
+        file = std::move(*opened);
         from = s->time_search_position(timestamp_ms);
         limit = s->end_pos;
         break;
       }
     }
   }
-  if (!seg) return high_watermark;
-  auto found = find_batch_by_time(*seg->file, from, limit, timestamp_ms);
+  if (!file) return high_watermark;
+  auto found = find_batch_by_time(*file, from, limit, timestamp_ms);
   if (!found) return fail(found.error());
   if (!*found) return high_watermark;
   return (*found)->base_offset;
@@ -905,14 +961,16 @@ Result<bool> Partition::roll() {
   // 1. Seal the old segment: trim preallocated space, then sync, before anything relies on
   //    the trimmed size (KAFKA-21000: trim, then fsync, then trust). Blocks reserved with
   //    KEEP_SIZE lie past the size: the trim frees them too.
-  auto size = old.file->size();
+  auto old_file = old.file->open();
+  if (!old_file) return fail(old_file.error());
+  auto size = (*old_file)->size();
   if (!size) return fail(size.error());
   const bool keep_size_blocks =
       config_.preallocation == Preallocation::kFallocateKeepSize && reservation_.end > old.end_pos;
   if (*size != old.end_pos || keep_size_blocks) {
-    if (auto s = old.file->truncate(old.end_pos); !s) return fail(s.error());
+    if (auto s = (*old_file)->truncate(old.end_pos); !s) return fail(s.error());
   }
-  if (auto s = old.file->sync(); !s) {
+  if (auto s = (*old_file)->sync(); !s) {
     fail_writes(s.error().with_context("fdatasync on roll"));
     return fail(s.error());
   }
@@ -920,7 +978,7 @@ Result<bool> Partition::roll() {
   std::uint64_t prepared_reserved = 0;
   {
     std::lock_guard lock(prepare_mu_);
-    prepared = prepared_ != nullptr;
+    prepared = prepared_;
     prepared_reserved = prepared_reserved_;
     prepared_reserved_ = 0;  // handed to the new active segment's reservation below
   }
@@ -930,7 +988,10 @@ Result<bool> Partition::roll() {
                 static_cast<unsigned long long>(old.end_pos));
   // 2. The new segment (prepared in advance when possible), its name made durable.
   auto file = open_new_segment_file(base);
-  if (!file) return fail(file.error());
+  if (!file) {
+    budget_.release(prepared_reserved);
+    return fail(file.error());
+  }
   auto seg = std::make_shared<Segment>(base, dir_, std::move(*file));
   // 3. Publish: the old reservation is gone with the trim; the new one is the prepared file's.
   {
@@ -1000,7 +1061,9 @@ Result<bool> Partition::sync_published() {
     seg = segments_.back();
     point = {log_end_, seg->base_offset, seg->end_pos, seg->max_timestamp_ms, false};
   }
-  if (auto s = seg->file->sync(); !s) {
+  auto file = seg->file->open();  // failing to open is not a failed sync: tried again later
+  if (!file) return fail(file.error().with_context("open for fdatasync"));
+  if (auto s = (*file)->sync(); !s) {
     Error error = s.error().with_context("fdatasync");
     fail_writes(error);
     return fail(error);
@@ -1017,8 +1080,9 @@ Result<bool> Partition::sync_published() {
 void Partition::repair_failed_write() {
   Segment& seg = *active_;
   writer_.next_offset = seg.next_offset;
-  Status s = seg.file->truncate(seg.end_pos);
-  if (s) s = seg.file->sync();
+  auto file = seg.file->open();
+  Status s = file ? (*file)->truncate(seg.end_pos) : Status(fail(file.error()));
+  if (s) s = (*file)->sync();
   if (s) {
     restore_reservation();
     return;

@@ -64,9 +64,10 @@ struct AppendRequest {
 
 class Partition {
  public:
-  // `budget` bounds the disk reserved ahead of the write positions; it outlives the partition.
+  // `budget` bounds the disk reserved ahead of the write positions, `files` the descriptors of
+  // the segment files; both outlive the partition.
   Partition(Env& env, std::string topic, std::int32_t id, std::string dir, PartitionConfig config,
-            SpaceBudget& budget);
+            SpaceBudget& budget, FileCache& files);
 
   const std::string& topic() const { return topic_; }
   std::int32_t id() const { return id_; }
@@ -92,6 +93,8 @@ class Partition {
 
   // --- Reads (any thread).
   Result<FetchResult> fetch(std::int64_t offset, std::uint32_t max_bytes) const;
+  // fetch, then the slice's bytes.
+  Result<std::vector<std::byte>> read(std::int64_t offset, std::uint32_t max_bytes) const;
   Result<std::int64_t> offset_for_timestamp(std::int64_t timestamp_ms) const;
   std::pair<std::int64_t, std::int64_t> offsets() const;
   PartitionInfo info() const;
@@ -178,18 +181,29 @@ class Partition {
   std::string lost_description() const;
   const LostRange* lost_at(std::int64_t offset) const;  // REQUIRES: mu_ held (or recovery)
   Status load_segments(std::vector<std::int64_t>& bases);
-  Status recover_segment(Segment& seg, std::uint64_t file_size, bool last, std::int64_t next_base,
-                         const RecoveryPoint* point, bool clean_shutdown, RecoveryStats& stats);
-  Status load_trusted_segment(Segment& seg, std::uint64_t file_size, std::int64_t next_base,
-                              RecoveryStats& stats);
-  Status finish_active_segment(Segment& seg, std::uint64_t file_size, std::uint64_t durable_pos,
-                               const ScanResult& scan, RecoveryStats& stats);
+  Status recover_segment(Segment& seg, File& file, std::uint64_t file_size, bool last,
+                         std::int64_t next_base, const RecoveryPoint* point, bool clean_shutdown,
+                         RecoveryStats& stats);
+  Status load_trusted_segment(Segment& seg, File& file, std::uint64_t file_size,
+                              std::int64_t next_base, RecoveryStats& stats);
+  Status finish_active_segment(Segment& seg, File& file, std::uint64_t file_size,
+                               std::uint64_t durable_pos, const ScanResult& scan,
+                               RecoveryStats& stats);
   Status load_index(Segment& seg, std::uint64_t trusted_end, std::int64_t trusted_next_offset);
-  bool index_matches(Segment& seg);
-  Status rebuild_index(Segment& seg, std::uint64_t file_size, RecoveryStats& stats);
-  Status truncate_torn_tail(Segment& seg, std::uint64_t file_size, RecoveryStats& stats);
+  bool index_matches(Segment& seg, File& file);
+  Status rebuild_index(Segment& seg, File& file, std::uint64_t file_size, RecoveryStats& stats);
+  // `zeros`: the data ends in zeros (preallocated space), not in a torn batch.
+  Status truncate_torn_tail(Segment& seg, File& file, std::uint64_t file_size, bool zeros,
+                            RecoveryStats& stats);
   void mark_corrupt(std::string why);
-  Result<std::unique_ptr<File>> open_new_segment_file(std::int64_t base);
+  Result<std::unique_ptr<CachedFile>> open_new_segment_file(std::int64_t base);
+  // The segment's file, open; a segment removed meanwhile (retention) is kOutOfRange.
+  Result<std::shared_ptr<File>> open_for_read(const Segment& seg, std::int64_t offset) const;
+  struct Fetched {
+    FetchResult result;
+    std::shared_ptr<File> file;  // the slice's, open (null when the slice is empty)
+  };
+  Result<Fetched> fetch_open(std::int64_t offset, std::uint32_t max_bytes) const;
   // Reserves [from, from + length) of `file` as config_.preallocation says; `fresh`: nobody
   // writes the file yet, so a zero fill is allowed (otherwise zero-fill reserves by fallocate).
   Status reserve(File& file, std::uint64_t from, std::uint64_t length, bool fresh);
@@ -208,6 +222,7 @@ class Partition {
   const std::string dir_;
   const PartitionConfig config_;
   SpaceBudget& budget_;
+  FileCache& files_;
 
   mutable std::shared_mutex mu_;
   std::vector<std::shared_ptr<Segment>> segments_;
@@ -244,9 +259,10 @@ class Partition {
   std::atomic<bool> prepare_wanted_{false};
   std::atomic<bool> preparer_queued_{false};
 
+  // `@next.log` is ready (made, reserved and synced; closed until the roll takes it).
   mutable std::mutex prepare_mu_;
-  std::unique_ptr<File> prepared_;
-  std::uint64_t prepared_reserved_ = 0;  // bytes reserved in prepared_, charged to the budget
+  bool prepared_ = false;
+  std::uint64_t prepared_reserved_ = 0;  // bytes reserved in it, charged to the budget
 };
 
 }  // namespace ringlog

@@ -8,7 +8,7 @@
 
 namespace ringlog {
 
-Segment::Segment(std::int64_t base, std::string dir_path, std::unique_ptr<File> log_file)
+Segment::Segment(std::int64_t base, std::string dir_path, std::unique_ptr<CachedFile> log_file)
     : base_offset(base), dir(std::move(dir_path)), file(std::move(log_file)), next_offset(base) {}
 
 std::string Segment::log_path() const {
@@ -82,7 +82,7 @@ constexpr std::size_t kHeaderChunkBytes = 16 * 1024;
 
 }  // namespace
 
-Result<ScanResult> scan_segment(Segment& segment, std::uint64_t file_size,
+Result<ScanResult> scan_segment(Segment& segment, File& file, std::uint64_t file_size,
                                 std::uint32_t index_interval_bytes, std::size_t max_batch_bytes) {
   ScanResult result;
   std::vector<std::byte> buffer;
@@ -90,7 +90,7 @@ Result<ScanResult> scan_segment(Segment& segment, std::uint64_t file_size,
   std::uint64_t pos = segment.end_pos;
   std::size_t want = kScanChunkBytes;
   while (true) {
-    auto got = fill(*segment.file, pos, file_size, want, buffer);
+    auto got = fill(file, pos, file_size, want, buffer);
     if (!got) return fail(got.error());
     result.bytes_scanned += *got;
     std::span<const std::byte> data(buffer.data(), *got);

@@ -1,10 +1,12 @@
 // A segment: one file of consecutive RecordBatches of a partition, named by the offset of its
 // first batch, with its sparse offset index and time index (docs/format.md).
 //
-// Ownership: a Segment is held by shared_ptr, by its Partition and by every FileSlice handed out
-// for it, so its File stays open while a reader holds a slice even after retention removed it.
+// Ownership: a Segment is held by shared_ptr, by its Partition and by readers for the length of a
+// read. Its log file is a CachedFile (file_cache.h): opened when used, closed by the cache when
+// the descriptor budget needs it; a FileSlice holds the open File itself, so a slice stays
+// readable even after retention removed the segment.
 // Threading: the mutable fields below are guarded by the owning Partition's mutex (shared for
-// readers, exclusive for the writer publishing an append). `file` may be read from any thread.
+// readers, exclusive for the writer publishing an append). `file` may be used from any thread.
 // The index files are written only under `index_mu` (maintenance thread, roll, close).
 #pragma once
 
@@ -19,6 +21,7 @@
 
 #include <ringlog/batch.h>
 
+#include "engine/file_cache.h"
 #include "engine/file_layout.h"
 #include "io/env.h"
 
@@ -34,7 +37,7 @@ struct BatchInfo {
 };
 
 struct Segment {
-  Segment(std::int64_t base, std::string dir_path, std::unique_ptr<File> log_file);
+  Segment(std::int64_t base, std::string dir_path, std::unique_ptr<CachedFile> log_file);
 
   std::string log_path() const;
   std::string index_path() const;
@@ -55,7 +58,7 @@ struct Segment {
 
   const std::int64_t base_offset;
   const std::string dir;
-  const std::unique_ptr<File> file;
+  const std::unique_ptr<CachedFile> file;
 
   // Guarded by the partition's mutex.
   std::uint64_t end_pos = 0;  // bytes of valid, visible batches
@@ -87,11 +90,11 @@ struct ScanResult {
   }
 };
 
-// Reads `segment.file` from `segment.end_pos` (which must be a batch boundary whose batch has
+// Reads `file` (the segment's, open) from `segment.end_pos` (which must be a batch boundary whose batch has
 // base offset `segment.next_offset`) up to `file_size`, validating every batch (length, magic,
 // CRC, contiguous offsets) and noting each in the segment's indexes; stops at the first batch
 // that is not valid. Only I/O errors are errors.
-Result<ScanResult> scan_segment(Segment& segment, std::uint64_t file_size,
+Result<ScanResult> scan_segment(Segment& segment, File& file, std::uint64_t file_size,
                                 std::uint32_t index_interval_bytes, std::size_t max_batch_bytes);
 
 // Looks past damage for evidence that the log goes on: the first position in

@@ -285,6 +285,7 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
   }
   iovs_.clear();
   ops_.clear();
+  cycle_files_.clear();
   auto& ranges = cycle_ranges_;
   auto& planned = cycle_planned_;  // shared_ptr: a deleted topic's partition must outlive us
   ranges.clear();
@@ -294,8 +295,17 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     bool due = sync_with_write(p->config());
     plan_partition(*p, iovs_);
     if (p->writer().taken == 0) continue;
-    ops_.push_back(
-        WriteOp{&*p->active_segment().file, FilePos(p->writer().write_pos), {}, due, {}});
+    // Held open for the cycle (file_cache.h). Failing to open (out of descriptors) fails the
+    // appends and leaves the partition in service: nothing reached its file.
+    auto file = p->active_segment().file->open();
+    if (!file) {
+      iovs_.resize(first);
+      counters_.append_errors.fetch_add(p->writer().pending.size(), std::memory_order_relaxed);
+      fail_pending(*p, file.error().with_context("append to " + where(*p)));
+      continue;
+    }
+    cycle_files_.push_back(*file);
+    ops_.push_back(WriteOp{file->get(), FilePos(p->writer().write_pos), {}, due, {}});
     ranges.emplace_back(first, iovs_.size());
     planned.push_back(p);
   }
@@ -313,6 +323,7 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     complete_partition(planned[i], ops_[i].result, ops_[i].sync_after);
     if (ops_[i].result) visible.emplace_back(planned[i], planned[i]->offsets().second);
   }
+  cycle_files_.clear();  // an idle partition's file may be closed for another's
   std::erase_if(dirty_, [](const std::shared_ptr<Partition>& p) {
     if (!p->writer().pending.empty()) return false;
     p->writer().queued = false;

@@ -202,8 +202,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* raw, std::size_t size)
   const std::uint32_t index_interval = (mode & 4) ? 1 : 4096;
   const std::int64_t base = (mode & 8) && !(mode & 16) ? first_header_base(data) : 0;
 
-  Segment seg(base, "/fuzz", std::make_unique<MemFile>(data));
-  auto scan = scan_segment(seg, data.size(), index_interval, max_batch_bytes);
+  Segment seg(base, "/fuzz", nullptr);
+  MemFile mem(data);
+  auto scan = scan_segment(seg, mem, data.size(), index_interval, max_batch_bytes);
   if (!scan) fail("scan_segment returned an error over an in-memory file");
   FUZZ_CHECK(scan->end_pos <= data.size());
   FUZZ_CHECK(scan->end_pos == seg.end_pos);

@@ -21,8 +21,11 @@ std::string kafka_listen_address(const std::string& log) {
 }
 
 testing::ServeOptions serve_options(const std::string& data_dir, std::uint16_t kafka_port,
-                                    const std::vector<std::string>& extra_args) {
+                                    const std::vector<std::string>& extra_args,
+                                    const std::string& binary, int listen_timeout_s) {
   testing::ServeOptions o;
+  o.binary = binary;
+  o.listen_timeout_s = listen_timeout_s;
   o.args = {"--data",         data_dir,
             "--listen",       "127.0.0.1:0",
             "--kafka-listen", "127.0.0.1:" + std::to_string(kafka_port),
@@ -38,12 +41,13 @@ testing::ServeOptions serve_options(const std::string& data_dir, std::uint16_t k
 
 }  // namespace
 
-Served::Served(std::string data_dir, std::vector<std::string> extra_args)
+Served::Served(std::string data_dir, std::vector<std::string> extra_args, std::string binary,
+               int listen_timeout_s)
     : data_dir_(std::move(data_dir)) {
   for (int attempt = 0;; ++attempt) {
     try {
       process_ = std::make_unique<testing::ServeProcess>(
-          serve_options(data_dir_, testing::free_port(), extra_args));
+          serve_options(data_dir_, testing::free_port(), extra_args, binary, listen_timeout_s));
       break;
     } catch (const std::runtime_error& e) {
       // The free port may have been taken between free_port() and the server's bind.

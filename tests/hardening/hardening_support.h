@@ -27,7 +27,10 @@ using testing::TempDir;
 // one picked was taken meanwhile. The destructor stops it (SIGTERM) if it still runs.
 class Served {
  public:
-  explicit Served(std::string data_dir, std::vector<std::string> extra_args = {});
+  // `binary`: what to run instead of the binary under test (a wrapper script that execs it).
+  // `listen_timeout_s`: how long a start (its recovery) may take.
+  explicit Served(std::string data_dir, std::vector<std::string> extra_args = {},
+                  std::string binary = {}, int listen_timeout_s = 20);
   ~Served();
   Served(const Served&) = delete;
   Served& operator=(const Served&) = delete;

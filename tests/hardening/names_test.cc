@@ -2,7 +2,7 @@
 // Kafka error codes Kafka itself answers for impossible names and failed creations.
 #include <doctest/doctest.h>
 
-#include <sys/resource.h>
+#include <filesystem>
 
 #include "tests/hardening/hardening_support.h"
 #include "tests/kafka/kafka_server_support.h"
@@ -82,20 +82,15 @@ TEST_CASE(
     "hardening: a topic creation that fails at the open-file limit is not reported as an "
     "unknown topic") {
   TempDir dir;
-  // The server inherits a low descriptor limit: auto-created topics soon cannot open files.
-  rlimit saved{};
-  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
-  rlimit low = saved;
-  low.rlim_cur = 48;
-  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
-  std::unique_ptr<Served> served;
-  try {
-    served = std::make_unique<Served>(dir.path() + "/data");
-  } catch (...) {
-    ::setrlimit(RLIMIT_NOFILE, &saved);
-    throw;
-  }
-  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  // The server runs under a low descriptor limit, hard as well (serve raises its soft limit up
+  // to the hard one), and a descriptor budget above it: auto-created topics soon cannot open
+  // their files.
+  const std::string wrapper = dir.path() + "/serve-with-48-descriptors";
+  testing::write_file(wrapper, "#!/bin/sh\nulimit -n 48 || exit 1\nexec '" +
+                                   testing::ringlog_binary() + "' \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  auto served = std::make_unique<Served>(
+      dir.path() + "/data", std::vector<std::string>{"--max-open-files", "1000"}, wrapper);
   kafka::test::KafkaConnection kafka(served->kafka_address());
   std::int16_t failure = kafka::error::kNone;
   for (int i = 0; i < 200 && failure == kafka::error::kNone; ++i) {

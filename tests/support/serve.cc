@@ -64,7 +64,7 @@ ServeProcess::ServeProcess(const ServeOptions& options)
                                    .out_path = options.out_path,
                                    .err_path = options.err_path,
                                    .env = options.env}) {
-  const auto limit = std::chrono::seconds(20);
+  const auto limit = std::chrono::seconds(options.listen_timeout_s);
   wait_until(
       limit,
       [&] {
@@ -78,7 +78,8 @@ ServeProcess::ServeProcess(const ServeOptions& options)
                              ") before listening: " + log());
   }
   (void)child_.kill();
-  throw std::runtime_error("ringlog serve did not listen within 20 s: " + log());
+  throw std::runtime_error("ringlog serve did not listen within " +
+                           std::to_string(options.listen_timeout_s) + " s: " + log());
 }
 
 ServeProcess::~ServeProcess() {

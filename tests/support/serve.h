@@ -27,13 +27,14 @@ struct ServeOptions {
   std::string out_path = "/dev/null";
   std::string err_path = {};          // required
   std::vector<std::string> env = {};  // NAME=value for the server's environment
+  int listen_timeout_s = 20;          // how long the start (recovery included) may take
 };
 
 // One run of `ringlog serve`. The constructor empties the logs (a previous server's address is
-// never read), starts the server and waits (at most 20 s) until it prints the address it listens
-// on; it throws std::runtime_error, with the log, when the server exits first or stays silent
-// (then it is killed). stop() sends SIGTERM to the PID and waits; the destructor stops a server
-// still running. Not thread-safe.
+// never read), starts the server and waits (at most listen_timeout_s) until it prints the address
+// it listens on; it throws std::runtime_error, with the log, when the server exits first or stays
+// silent (then it is killed). stop() sends SIGTERM to the PID and waits; the destructor stops a
+// server still running. Not thread-safe.
 class ServeProcess {
  public:
   explicit ServeProcess(const ServeOptions& options);

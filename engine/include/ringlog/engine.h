@@ -144,6 +144,9 @@ struct EngineStats {
   // prepared next segments), an upper bound, and EngineOptions::preallocation_budget.
   std::uint64_t preallocated_bytes = 0;
   std::uint64_t preallocation_budget = 0;
+  // Segment files open now, and their bound EngineOptions::max_open_files.
+  std::uint64_t open_segment_files = 0;
+  std::uint64_t max_open_files = 0;
   std::uint64_t topics = 0;
   std::uint64_t partitions = 0;
   std::uint64_t corrupt_partitions = 0;

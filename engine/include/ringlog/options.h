@@ -4,6 +4,7 @@
 // tests shrink the sizes (segment_bytes of a few KiB) to make rolls and retention cheap.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -83,6 +84,12 @@ struct EngineOptions {
   std::uint64_t preallocation_min_step = std::uint64_t{64} << 10;
   std::uint64_t preallocation_max_step = std::uint64_t{16} << 20;
   std::uint64_t preallocation_budget = std::uint64_t{1} << 30;
+
+  // Descriptors for segment files: a segment's file is opened when used, and beyond this many
+  // the least recently used ones nobody is reading or writing are closed, so the engine needs
+  // this many descriptors whatever its partition count (plus a few for indexes and the
+  // directory, and only while more files than this are in use at once, more). >= 16.
+  std::size_t max_open_files = 1000;
 
   // Retention: whole sealed segments are deleted when their newest record is older than
   // retention_ms, or while the partition without its oldest segment is still at least
