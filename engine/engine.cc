@@ -35,9 +35,7 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
-EngineImpl::EngineImpl(EngineOptions options)
-    : options_(std::move(options)),
-      space_guard_({options_.min_free_space, options_.min_free_space_percent}, options_.data_dir) {}
+EngineImpl::EngineImpl(EngineOptions options) : options_(std::move(options)) {}
 
 EngineImpl::~EngineImpl() {
   if (auto s = close(); !s)
@@ -880,15 +878,12 @@ void EngineImpl::maintenance_loop() {
       check_space();
       next_space_check = monotonic_ms() + kSpaceCheckIntervalMs;
     }
-    bool prepared = false;
     for (const auto& p : all_partitions()) {
       if (!p->wants_prepared_segment()) continue;
-      prepared = true;
       if (auto s = p->prepare_next_segment(); !s)
         RINGLOG_WARN("engine: preparing the next segment of %s/%d: %s", p->topic().c_str(), p->id(),
                      s.error().to_string().c_str());
     }
-    if (prepared) check_space();  // preallocation takes a segment's blocks at once
     now = monotonic_ms();
     if (now >= next_checkpoint) {
       if (auto s = write_checkpoint(false); !s)

@@ -266,7 +266,8 @@ class EngineImpl final : public Engine {
   std::uint64_t recovery_ms_ = 0;
   bool recovered_clean_ = false;
   bool quarantined_topics_ = false;  // open moved a topic directory into quarantine
-  SpaceGuard space_guard_;
+  SpaceGuard space_guard_{SpaceReserve{options_.min_free_space, options_.min_free_space_percent},
+                          options_.data_dir};
   std::atomic<bool> space_check_failed_{false};  // the last statvfs failed (logged once)
 };
 

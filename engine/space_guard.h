@@ -4,11 +4,11 @@
 //
 // The decision is pure (reserve_bytes, space_state): free and total bytes in, a state out, so it
 // is tested without a disk. SpaceGuard holds the last decision for the append path: samples come
-// from the maintenance thread about every kSpaceCheckIntervalMs (and right after it preallocated
-// segments), from the writer after a write failed with ENOSPC, and from the one append that
-// used up half of the headroom the last sample measured (free minus reserve, at least
-// kMinCheckStepBytes), so that a fast producer cannot write through the reserve between two
-// timed samples. An append otherwise costs an atomic load and a fetch_sub, never a syscall.
+// from the maintenance thread about every kSpaceCheckIntervalMs, from the writer after a write
+// failed with ENOSPC, and from the one append that used up half of the headroom the last sample
+// measured (free minus reserve, at least kMinCheckStepBytes), so that a fast producer cannot write
+// through the reserve between two timed samples. An append otherwise costs an atomic load and a
+// fetch_sub, never a syscall.
 //
 // Logging, once per transition (never per append): WARN when free space falls below twice the
 // reserve, ERROR when appends start being refused, INFO when they resume. There is no
