@@ -9,12 +9,6 @@ namespace ringlog::test {
 
 constexpr std::uint64_t kMiB = 1 << 20;
 
-TopicConfig with_partitions(std::int32_t n) {
-  TopicConfig config;
-  config.partitions = n;
-  return config;
-}
-
 TEST_CASE("space guard: the reserve is the smaller of the bounds that are set") {
   const std::uint64_t fs = 100 * kMiB;
   CHECK(reserve_bytes({4 * kMiB, std::nullopt}, fs) == 4 * kMiB);
@@ -139,32 +133,6 @@ TEST_CASE(
   CHECK(stats.free_space_bytes > 0);
   CHECK(stats.min_free_space_bytes == std::uint64_t{1} << 62);
   CHECK(e.delete_topic("t"));
-}
-
-TEST_CASE("limits: creating beyond max_topics or max_partitions fails and makes nothing") {
-  QuietLog quiet;
-  EngineFixture f;
-  f.options.max_topics = 3;
-  f.options.max_partitions = 5;
-  Engine& e = f.open();
-  REQUIRE(e.create_topic("a", with_partitions(2)));
-  REQUIRE(e.create_topic("b", with_partitions(2)));
-  auto wide = e.create_topic("wide", with_partitions(2));
-  REQUIRE_FALSE(wide);
-  CHECK(wide.error().code() == Errc::kLimitExceeded);
-  CHECK(wide.error().message().find("max_partitions") != std::string::npos);
-  REQUIRE(e.create_topic("c", with_partitions(1)));
-  auto fourth = e.create_topic("d", with_partitions(1));
-  REQUIRE_FALSE(fourth);
-  CHECK(fourth.error().code() == Errc::kLimitExceeded);
-  CHECK(fourth.error().message().find("max_topics") != std::string::npos);
-  auto appended = e.append("auto", 0, make_batch("x"));
-  REQUIRE_FALSE(appended);
-  CHECK(appended.error().code() == Errc::kLimitExceeded);
-  for (const char* name : {"wide", "d", "auto"})
-    CHECK_FALSE(std::filesystem::exists(f.options.data_dir + "/" + name));
-  REQUIRE(e.delete_topic("a"));
-  CHECK(e.create_topic("d", with_partitions(2)));
 }
 
 }  // namespace ringlog::test

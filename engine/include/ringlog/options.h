@@ -107,7 +107,8 @@ struct EngineOptions {
 
   // Disk-space guard (docs/durability.md, "A full disk"): the engine checks the free space of
   // the data directory's file system (statvfs f_bavail, what a non-root writer may use) about
-  // every 200 ms, and again when a write fails with ENOSPC. Below the reserve, appends,
+  // every 200 ms, again when a write fails with ENOSPC, and once appends have used half the
+  // headroom above the reserve (never a syscall per append). Below the reserve, appends,
   // append_async and topic creation (explicit or automatic) fail at once with kNoSpace ("disk
   // space low: ... free on DIR, below the reserve of ..."); reads, offsets, commits of group
   // offsets and delete_topic keep working, and appends resume by themselves once space is
@@ -121,8 +122,8 @@ struct EngineOptions {
   // Limits against creation abuse: creating a topic (create_topic or auto-creation) that would
   // make more than max_topics topics, or more than max_partitions partitions of all topics
   // together, fails with kLimitExceeded and creates nothing on disk. Each partition costs open
-  // files (a segment and two index files), memory for its index and writer state, and a
-  // preallocated segment; docs/security.md ("Limits") has the sizing behind the defaults. >= 1.
+  // files (one per segment file), memory for its indexes and writer state, and preallocated
+  // disk; docs/security.md ("Limits") has the sizing behind the defaults. >= 1.
   std::uint32_t max_topics = 2000;
   std::uint32_t max_partitions = 20000;
 
