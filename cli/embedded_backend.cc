@@ -158,6 +158,10 @@ Result<std::vector<std::pair<std::string, std::string>>> EmbeddedBackend::stats(
   add("fetches", s->fetches);
   add("segments_deleted", s->segments_deleted);
   add("offsets_expired", s->offsets_expired);
+  add("free_space_bytes", s->free_space_bytes);
+  add("min_free_space_bytes", s->min_free_space_bytes);
+  out.emplace_back("appends_refused_for_space", s->appends_refused_for_space ? "1" : "0");
+  add("space_refusals", s->space_refusals);
   add("checkpoints", s->checkpoints);
   add("preallocated_bytes", s->preallocated_bytes);
   add("preallocation_budget", s->preallocation_budget);

@@ -46,6 +46,9 @@ struct ServeOptions {
   std::string kafka_producer_id_expiration = "1d";
   std::size_t kafka_max_producer_states = 100'000;
   std::string offsets_retention = "7d";
+  std::string min_free_space;  // "": the engine's default (the smaller of 5GiB and 5%)
+  std::uint32_t max_topics = EngineOptions{}.max_topics;
+  std::uint32_t max_partitions = EngineOptions{}.max_partitions;
   std::string config_file;
 };
 
@@ -112,6 +115,16 @@ EngineOptions engine_options(const CommonOptions& common, const ServeOptions& o)
   e.default_partitions = o.default_partitions;
   e.offsets_retention_ms = ms_or_usage(o.offsets_retention, "--offsets-retention");
   if (e.offsets_retention_ms == 0) fail_usage("--offsets-retention must be at least 1ms");
+  if (!o.min_free_space.empty()) {
+    auto reserve = parse_free_space(o.min_free_space);
+    if (!reserve) fail_usage("--min-free-space: " + reserve.error().message());
+    e.min_free_space = reserve->bytes;
+    e.min_free_space_percent = reserve->percent;
+  }
+  if (o.max_topics < 1) fail_usage("--max-topics must be at least 1");
+  if (o.max_partitions < 1) fail_usage("--max-partitions must be at least 1");
+  e.max_topics = o.max_topics;
+  e.max_partitions = o.max_partitions;
   return e;
 }
 
@@ -311,6 +324,19 @@ void add_serve_command(CLI::App& app, CommonOptions& common) {
   cmd->add_flag("--no-auto-create", options->no_auto_create,
                 "appends (and Kafka Metadata requests) to unknown topics fail instead of "
                 "creating them");
+  cmd->add_option("--min-free-space", options->min_free_space,
+                  "refuse appends and topic creation (507 / KAFKA_STORAGE_ERROR) while the data "
+                  "directory's file system has less free: a size (512MiB) or a percentage (5%); "
+                  "default the smaller of 5GiB and 5%; 0 = no guard")
+      ->check([](const std::string& text) {
+        auto r = parse_free_space(text);
+        return r ? std::string() : r.error().message();
+      });
+  cmd->add_option(
+      "--max-topics", options->max_topics,
+      "most topics on this server (2000): creating more fails (403 / POLICY_VIOLATION)");
+  cmd->add_option("--max-partitions", options->max_partitions,
+                  "most partitions of all topics together (20000): creating more fails");
   cmd->add_option("--max-connections", options->max_connections, "default 1024");
   cmd->add_option("--max-message-size", options->max_message_size, "largest put body (1MiB)")
       ->check(size_validator());

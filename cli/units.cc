@@ -96,6 +96,25 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   return static_cast<std::uint64_t>(bytes);
 }
 
+Result<FreeSpaceReserve> parse_free_space(std::string_view text) {
+  while (!text.empty() && text.back() == ' ')
+    text.remove_suffix(1);
+  if (!text.ends_with('%')) {
+    auto bytes = parse_size(text);
+    if (!bytes) return fail(bytes.error());
+    return FreeSpaceReserve{*bytes, std::nullopt};
+  }
+  text.remove_suffix(1);
+  auto parts = split_number(text, "percentage");
+  if (!parts || !parts->suffix.empty())
+    return fail(Errc::kInvalidArgument,
+                "percentage '" + std::string(text) + "%' is not a number followed by %");
+  if (parts->number > 50)
+    return fail(Errc::kInvalidArgument,
+                "percentage '" + std::string(text) + "%' is above 50% of the file system");
+  return FreeSpaceReserve{std::nullopt, parts->number};
+}
+
 Result<std::chrono::microseconds> parse_duration(std::string_view text, DurationUnit bare_unit) {
   auto parts = split_number(text, "duration");
   if (!parts) return fail(parts.error());

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,14 @@
 namespace ringlog::cli {
 
 Result<std::uint64_t> parse_size(std::string_view text);
+
+// `--min-free-space`: a size ("512MiB", "1GiB", bytes) or a percentage of the file system
+// ("5%", "2.5%", in [0, 50]). Exactly one of the two is set.
+struct FreeSpaceReserve {
+  std::optional<std::uint64_t> bytes;
+  std::optional<double> percent;
+};
+Result<FreeSpaceReserve> parse_free_space(std::string_view text);
 
 enum class DurationUnit { kMicroseconds, kMilliseconds, kSeconds, kHours };
 // Returns the duration in microseconds; a bare number is read in `bare_unit`.

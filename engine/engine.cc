@@ -77,6 +77,12 @@ Status EngineImpl::validate_options() const {
     if (c->partitions < 1 || c->partitions > 10000)
       return bad("auto_create_topic_config: partitions must be in [1, 10000]");
   }
+  if (auto problem =
+          space_reserve_problem({options_.min_free_space, options_.min_free_space_percent});
+      !problem.empty())
+    return bad(problem);
+  if (options_.max_topics == 0) return bad("max_topics must be at least 1");
+  if (options_.max_partitions == 0) return bad("max_partitions must be at least 1");
   return {};
 }
 
@@ -133,6 +139,7 @@ Status EngineImpl::start() {
   }
   if (auto s = create_dirs(*env_, options_.data_dir); !s) return s;
   if (auto s = lock_data_dir(); !s) return s;
+  check_space();  // a server started on a full disk refuses appends from the first one
   std::uint64_t started = monotonic_ms();
   if (auto s = note_quarantine_leftovers(); !s) return s;
   if (auto s = recover_topics(); !s) return s;
@@ -380,6 +387,8 @@ Status EngineImpl::create_topic(std::string_view name, const TopicConfig& config
     if (topics_.contains(name))
       return fail(Errc::kAlreadyExists, "topic '" + std::string(name) + "' already exists");
   }
+  // Before anything is made on disk.
+  if (auto s = check_creation_allowed(name, config.partitions); !s) return s;
   std::string dir = join_path(options_.data_dir, name);
   if (auto s = move_leftover_aside(std::string(name)); !s) return s;
   if (auto s = env_->create_dir(dir); !s) return s;
@@ -399,6 +408,48 @@ Status EngineImpl::create_topic(std::string_view name, const TopicConfig& config
   std::unique_lock lock(topics_mu_);
   topics_[topic->name] = std::move(topic);
   return {};
+}
+
+Status EngineImpl::check_creation_allowed(std::string_view name, std::int32_t partitions) const {
+  std::size_t topics = 0;
+  std::uint64_t total = 0;
+  {
+    std::shared_lock lock(topics_mu_);
+    topics = topics_.size();
+    for (const auto& [topic_name, topic] : topics_)
+      total += topic->partitions.size();
+  }
+  const std::string what = "creating topic '" + std::string(name) + "'";
+  if (topics + 1 > options_.max_topics)
+    return fail(Errc::kLimitExceeded,
+                what + " would exceed the limit of " + std::to_string(options_.max_topics) +
+                    " topics (max_topics, --max-topics); delete a topic to make room");
+  if (total + static_cast<std::uint64_t>(partitions) > options_.max_partitions)
+    return fail(Errc::kLimitExceeded,
+                what + " with " + std::to_string(partitions) + " partitions would exceed the " +
+                    "limit of " + std::to_string(options_.max_partitions) +
+                    " partitions of all topics (max_partitions, --max-partitions; " +
+                    std::to_string(total) + " exist); delete a topic to make room");
+  if (space_guard_.refusing()) return fail(space_guard_.refusal().with_context(what));
+  return {};
+}
+
+void EngineImpl::check_space() {
+  auto space = env_->fs_space(options_.data_dir);
+  if (!space) {
+    if (!space_check_failed_.exchange(true))
+      RINGLOG_WARN(
+          "engine: cannot check the free space of %s: %s (the space guard keeps its "
+          "last decision)",
+          options_.data_dir.c_str(), space.error().to_string().c_str());
+    return;
+  }
+  space_check_failed_.store(false, std::memory_order_relaxed);
+  space_guard_.update(*space);
+}
+
+void EngineImpl::note_write_failure(const Error& error) {
+  if (error.code() == Errc::kNoSpace) check_space();
 }
 
 Status EngineImpl::move_leftover_aside(const std::string& name) {
@@ -560,6 +611,12 @@ void EngineImpl::submit_validated(std::string_view topic, std::int32_t partition
   if (auto s = check_sizes(batches); !s) return reject(s.error());
   auto p = partition_for_append(topic, partition);
   if (!p) return reject(p.error());
+  if (space_guard_.refusing()) {
+    counters_.space_refusals.fetch_add(1, std::memory_order_relaxed);
+    return reject(space_guard_.refusal().with_context("append to " + std::string(topic) + "/" +
+                                                      std::to_string(partition)));
+  }
+  if (space_guard_.note_append(batches.size_bytes())) check_space();
   if ((*p)->corrupt())
     return reject(Error(Errc::kCorruption, "partition " + std::string(topic) + "/" +
                                                std::to_string(partition) +
@@ -831,10 +888,12 @@ void EngineImpl::maintenance_loop() {
   std::uint64_t next_retention = monotonic_ms() + options_.retention_check_interval_ms;
   std::uint64_t next_lock_check = monotonic_ms() + kLockCheckIntervalMs;
   std::uint64_t next_expiry = monotonic_ms() + kOffsetsExpiryIntervalMs;
+  std::uint64_t next_space_check = monotonic_ms() + kSpaceCheckIntervalMs;
   std::unique_lock lock(maintenance_mu_);
   while (!maintenance_stop_) {
     std::uint64_t now = monotonic_ms();
-    std::uint64_t wake = std::min({next_checkpoint, next_retention, next_lock_check, next_expiry});
+    std::uint64_t wake =
+        std::min({next_checkpoint, next_retention, next_lock_check, next_expiry, next_space_check});
     if (wake > now && !checkpoint_requested_)
       maintenance_cv_.wait_for(
           lock, std::chrono::milliseconds(std::min<std::uint64_t>(wake - now, 1000)));
@@ -844,6 +903,10 @@ void EngineImpl::maintenance_loop() {
       next_checkpoint = 0;  // now
     }
     lock.unlock();
+    if (monotonic_ms() >= next_space_check) {
+      check_space();
+      next_space_check = monotonic_ms() + kSpaceCheckIntervalMs;
+    }
     now = monotonic_ms();
     if (now >= next_checkpoint) {
       if (auto s = write_checkpoint(false); !s)
@@ -890,6 +953,10 @@ Result<EngineStats> EngineImpl::stats() const {
   s.append_busy = load(counters_.append_busy);
   s.pending_bytes = pending_bytes_.load(std::memory_order_relaxed);
   s.max_pending_bytes = options_.max_pending_bytes;
+  s.free_space_bytes = space_guard_.free_bytes();
+  s.min_free_space_bytes = space_guard_.reserve();
+  s.appends_refused_for_space = space_guard_.refusing();
+  s.space_refusals = load(counters_.space_refusals);
   {
     std::shared_lock lock(topics_mu_);
     s.topics = topics_.size();

@@ -13,7 +13,8 @@
 //     prepares their next segments, for the partitions the writer queued, so that no fallocate
 //     and no file creation runs on the write path;
 //   - maintenance: rewrites the recovery checkpoint, enforces retention, expires idle groups'
-//     offsets, re-creates a removed `@lock`.
+//     offsets, re-creates a removed `@lock`, samples the free disk space for the space guard
+//     (space_guard.h).
 //
 // Backpressure: `pending_bytes_` counts the bytes of appends queued or in the writer's hands
 // (guarded by queue_mu_, atomic for stats); it rises when an append is queued and falls after
@@ -38,6 +39,7 @@
 #include "engine/group_offsets.h"
 #include "engine/partition.h"
 #include "engine/space_budget.h"
+#include "engine/space_guard.h"
 #include "engine/syncer.h"
 #include "io/env.h"
 
@@ -114,6 +116,14 @@ class EngineImpl final : public Engine {
   Status recover_topics();
   Status recover_topic(const std::string& name, const Checkpoint& checkpoint, bool clean,
                        bool same_boot);
+  // Samples the data directory's free space into space_guard_ (maintenance; the writer after a
+  // write failed with ENOSPC). A failed statvfs keeps the last decision (logged once).
+  void check_space();
+  // Called by the writer when a write failed: an ENOSPC re-samples the free space at once.
+  void note_write_failure(const Error& error);
+  // create_topic, under admin_mu_: kLimitExceeded when a topic of `partitions` partitions would
+  // go beyond max_topics or max_partitions; kNoSpace while the space guard refuses.
+  Status check_creation_allowed(std::string_view name, std::int32_t partitions) const;
   // Moves the directory of topic `name` into `@quarantine/` (open: no readable `@topic`),
   // logged at ERROR and reported in EngineStats::damage.
   Status quarantine_topic(const std::string& name, const std::string& why);
@@ -264,7 +274,7 @@ class EngineImpl final : public Engine {
     std::atomic<std::uint64_t> append_requests{0}, append_batches{0}, append_records{0},
         append_bytes{0}, append_errors{0}, write_cycles{0}, writes{0}, syncs{0}, rolls{0},
         prepared_rolls{0}, fetches{0}, segments_deleted{0}, checkpoints{0}, append_busy{0},
-        offsets_expired{0};
+        offsets_expired{0}, space_refusals{0};
   };
   mutable Counters counters_;
   Syncer syncer_{counters_.syncs};
@@ -275,6 +285,9 @@ class EngineImpl final : public Engine {
   std::uint64_t recovery_ms_ = 0;
   bool recovered_clean_ = false;
   bool quarantined_topics_ = false;  // open moved a topic directory into quarantine
+  SpaceGuard space_guard_{SpaceReserve{options_.min_free_space, options_.min_free_space_percent},
+                          options_.data_dir};
+  std::atomic<bool> space_check_failed_{false};  // the last statvfs failed (logged once)
 };
 
 // How often maintenance checks that `@lock` is still the file it locked.

@@ -168,6 +168,7 @@ void EngineImpl::complete_partition(const std::shared_ptr<Partition>& partition,
     }
   } else {
     p.repair_failed_write();
+    note_write_failure(result.error());  // ENOSPC: the space guard re-checks at once
     Error error = result.error().with_context("append to " + where(p));
     for (std::size_t i = 0; i < w.taken; ++i) {
       counters_.append_errors.fetch_add(1, std::memory_order_relaxed);

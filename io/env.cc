@@ -1,5 +1,8 @@
 #include "io/env.h"
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
 #include <fstream>
 
 namespace ringlog {
@@ -12,6 +15,13 @@ std::string Env::boot_id() {
     return line;
   }();
   return id;
+}
+
+Result<FsSpace> Env::fs_space(const std::string& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) return fail(error_from_errno(errno, "statvfs " + path));
+  return FsSpace{static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize,
+                 static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize};
 }
 
 std::unique_ptr<Env> make_default_env(std::string* why_not) {

@@ -101,6 +101,13 @@ class FileLock {
   FileLock() = default;
 };
 
+// The space of the file system holding a path (statvfs): what an unprivileged writer may still
+// use (f_bavail * f_frsize) and the file system's size (f_blocks * f_frsize).
+struct FsSpace {
+  std::uint64_t free_bytes = 0;
+  std::uint64_t total_bytes = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -137,6 +144,10 @@ class Env {
   // /proc/sys/kernel/random/boot_id; "" when unknown (then every restart counts as a new boot).
   // FaultInjectionEnv makes each simulated power loss a new boot.
   virtual std::string boot_id();
+
+  // The free space of the file system that holds `path` (one statvfs; cheap, but not for every
+  // append). The default asks the kernel; wrappers such as FaultInjectionEnv pass it through.
+  virtual Result<FsSpace> fs_space(const std::string& path);
 
  protected:
   Env() = default;

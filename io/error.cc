@@ -38,6 +38,8 @@ std::string_view errc_name(Errc code) noexcept {
       return "internal";
     case Errc::kDataLoss:
       return "data_loss";
+    case Errc::kLimitExceeded:
+      return "limit_exceeded";
   }
   return "unknown";
 }

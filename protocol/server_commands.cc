@@ -513,6 +513,11 @@ std::string Server::Impl::stats_text(std::string_view topic) const {
     append_stat(out, "offsets_expired", n(engine->offsets_expired));
     append_stat(out, "preallocated_bytes", n(engine->preallocated_bytes));
     append_stat(out, "preallocation_budget", n(engine->preallocation_budget));
+    append_stat(out, "free_space_bytes", n(engine->free_space_bytes));
+    append_stat(out, "min_free_space_bytes", n(engine->min_free_space_bytes));
+    append_stat(out, "appends_refused_for_space",
+                static_cast<std::int64_t>(engine->appends_refused_for_space ? 1 : 0));
+    append_stat(out, "space_refusals", n(engine->space_refusals));
     append_stat(out, "env", engine->env);
     append_stat(out, "damage", static_cast<std::int64_t>(engine->damage.size()));
     for (std::size_t i = 0; i < engine->damage.size(); ++i)

@@ -6,6 +6,8 @@ std::optional<StatusCode> status_code_from_int(int code) noexcept {
   switch (code) {
     case 400:
       return StatusCode::kBadRequest;
+    case 403:
+      return StatusCode::kLimitExceeded;
     case 404:
       return StatusCode::kNotFound;
     case 409:
@@ -31,6 +33,8 @@ std::string_view status_code_text(StatusCode code) noexcept {
   switch (code) {
     case StatusCode::kBadRequest:
       return "bad request";
+    case StatusCode::kLimitExceeded:
+      return "limit exceeded";
     case StatusCode::kNotFound:
       return "unknown topic or partition";
     case StatusCode::kConflict:
@@ -70,6 +74,8 @@ StatusCode status_code_from_errc(Errc errc) noexcept {
       return StatusCode::kDiskFull;
     case Errc::kDataLoss:
       return StatusCode::kDataLoss;
+    case Errc::kLimitExceeded:
+      return StatusCode::kLimitExceeded;
     default:
       return StatusCode::kInternal;
   }
@@ -95,6 +101,8 @@ Errc errc_from_status_code(StatusCode code) noexcept {
       return Errc::kNoSpace;
     case StatusCode::kDataLoss:
       return Errc::kDataLoss;
+    case StatusCode::kLimitExceeded:
+      return Errc::kLimitExceeded;
   }
   return Errc::kInternal;
 }

@@ -15,6 +15,7 @@ namespace ringlog::protocol {
 
 enum class StatusCode : std::uint16_t {
   kBadRequest = 400,
+  kLimitExceeded = 403,  // a server limit (--max-topics, --max-partitions) refuses a creation
   kNotFound = 404,
   kConflict = 409,
   kTooLarge = 413,
@@ -36,7 +37,8 @@ std::optional<StatusCode> status_code_from_int(int code) noexcept;
 std::string_view status_code_text(StatusCode code) noexcept;
 
 // not_found -> 404, already_exists -> 409, invalid_argument -> 400, too_large -> 413,
-// out_of_range -> 416, busy/closed -> 503, no_space -> 507, data_loss -> 510, anything else -> 500.
+// out_of_range -> 416, busy/closed -> 503, no_space -> 507, data_loss -> 510, limit_exceeded ->
+// 403, anything else -> 500.
 StatusCode status_code_from_errc(Errc errc) noexcept;
 
 // The inverse used by clients: 404 -> kNotFound, ..., 500 -> kInternal.

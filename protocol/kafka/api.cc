@@ -64,9 +64,16 @@ std::int16_t error_code_for(const Error& error) noexcept {
     case Errc::kBusy:
     case Errc::kTimedOut:
       return error::kRequestTimedOut;
+    case Errc::kLimitExceeded:
+      return error::kPolicyViolation;
     default:
       return error::kUnknownServerError;
   }
+}
+
+std::int16_t produce_error_code_for(const Error& error) noexcept {
+  if (error.code() == Errc::kLimitExceeded) return error::kUnknownTopicOrPartition;
+  return error_code_for(error);
 }
 
 }  // namespace ringlog::kafka

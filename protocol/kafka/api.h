@@ -85,6 +85,7 @@ inline constexpr std::int16_t kInvalidRequest = 42;
 inline constexpr std::int16_t kOutOfOrderSequenceNumber = 45;
 inline constexpr std::int16_t kDuplicateSequenceNumber = 46;
 inline constexpr std::int16_t kInvalidProducerEpoch = 47;
+inline constexpr std::int16_t kPolicyViolation = 44;
 inline constexpr std::int16_t kKafkaStorageError = 56;
 inline constexpr std::int16_t kGroupIdNotFound = 69;
 inline constexpr std::int16_t kInvalidRecord = 87;
@@ -92,8 +93,13 @@ inline constexpr std::int16_t kInvalidRecord = 87;
 
 // Engine errors as Kafka partition-level codes (kNotFound -> 3, kOutOfRange -> 1, kTooLarge ->
 // 10, kNoSpace/kIo/kCorruption (a damaged partition) -> 56, kInvalidArgument -> 42, kClosed ->
-// 6, ...). Batches that fail validation are mapped by the Produce handler itself
+// 6, kLimitExceeded (a topic creation beyond --max-topics / --max-partitions) -> 44
+// POLICY_VIOLATION, ...). Batches that fail validation are mapped by the Produce handler itself
 // (CORRUPT_MESSAGE 2, INVALID_RECORD 87, MESSAGE_TOO_LARGE 10).
 std::int16_t error_code_for(const Error& error) noexcept;
+// The same for a Produce partition: an append whose auto-creation the limits refused is
+// UNKNOWN_TOPIC_OR_PARTITION (3), as for any topic that does not exist; the Metadata request
+// that would have created it is where POLICY_VIOLATION is answered (docs/kafka.md).
+std::int16_t produce_error_code_for(const Error& error) noexcept;
 
 }  // namespace ringlog::kafka

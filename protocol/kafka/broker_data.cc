@@ -230,7 +230,7 @@ void Broker::append(const std::shared_ptr<ProduceCall>& call, const std::string&
                              slot->base_offset = (*shared)->first_offset;
                              if (key) producers_.complete(*key, sequences, slot->base_offset);
                            } else {
-                             slot->error_code = error_code_for(shared->error());
+                             slot->error_code = produce_error_code_for(shared->error());
                              if (key) producers_.abort(*key, sequences, slot->error_code);
                            }
                            call->finish_one();

@@ -47,4 +47,21 @@ TEST_CASE("units: formatting is short and human") {
   CHECK(format_duration(microseconds(1'250'000)) == "1.25 s");
 }
 
+TEST_CASE("units: --min-free-space reads a size or a percentage of the file system") {
+  CHECK(parse_free_space("512MiB").value().bytes == 512ull << 20);
+  CHECK_FALSE(parse_free_space("512MiB").value().percent);
+  CHECK(parse_free_space("1GiB").value().bytes == 1ull << 30);
+  CHECK(parse_free_space("4096").value().bytes == 4096);
+  CHECK(parse_free_space("0").value().bytes == 0);
+  CHECK(parse_free_space("5%").value().percent == 5.0);
+  CHECK_FALSE(parse_free_space("5%").value().bytes);
+  CHECK(parse_free_space("2.5%").value().percent == 2.5);
+  for (const char* bad : {"", "%", "x%", "5MiB%", "51%", "-1%", "abc"}) {
+    CAPTURE(bad);
+    auto r = parse_free_space(bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code() == Errc::kInvalidArgument);
+  }
+}
+
 }  // namespace ringlog::cli

@@ -73,7 +73,7 @@ TEST_CASE("lexical: command names compare without case") {
 }
 
 TEST_CASE("status: every code maps to an Errc and back") {
-  for (int code : {400, 404, 409, 413, 416, 500, 503, 507}) {
+  for (int code : {400, 403, 404, 409, 413, 416, 500, 503, 507, 510}) {
     CAPTURE(code);
     const auto status = status_code_from_int(code);
     REQUIRE(status);
@@ -86,6 +86,8 @@ TEST_CASE("status: every code maps to an Errc and back") {
   CHECK(status_code_from_errc(Errc::kCorruption) == StatusCode::kInternal);
   CHECK(status_code_from_errc(Errc::kIo) == StatusCode::kInternal);
   CHECK(status_code_from_errc(Errc::kNoSpace) == StatusCode::kDiskFull);
+  CHECK(status_code_from_errc(Errc::kLimitExceeded) == StatusCode::kLimitExceeded);
+  CHECK(errc_from_status_code(StatusCode::kLimitExceeded) == Errc::kLimitExceeded);
 }
 
 }  // namespace

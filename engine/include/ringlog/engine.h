@@ -131,6 +131,13 @@ struct EngineStats {
   // as pending_bytes approaches the bound, before append_async starts refusing.
   std::uint64_t pending_bytes = 0;
   std::uint64_t max_pending_bytes = 0;
+  // The space guard (EngineOptions::min_free_space): free bytes of the data directory's file
+  // system at the last check (about every 200 ms), the reserve in bytes, whether appends and
+  // topic creation are refused now for lack of space, and how many append calls were.
+  std::uint64_t free_space_bytes = 0;
+  std::uint64_t min_free_space_bytes = 0;
+  bool appends_refused_for_space = false;
+  std::uint64_t space_refusals = 0;
   std::uint64_t write_cycles = 0;    // group-commit cycles (one submission each)
   std::uint64_t writes = 0;          // write operations (one per dirty partition per cycle)
   std::uint64_t syncs = 0;           // fdatasyncs of segment files
@@ -178,7 +185,9 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Creates the topic's directories and config durably. kAlreadyExists if it exists.
+  // Creates the topic's directories and config durably. kAlreadyExists if it exists;
+  // kLimitExceeded beyond EngineOptions::max_topics / max_partitions and kNoSpace while the
+  // space guard refuses (min_free_space), both before anything is made on disk.
   virtual Status create_topic(std::string_view name, const TopicConfig& config) = 0;
   // Removes the topic, its data and every consumer group offset committed for it. Outstanding
   // FileSlices stay readable; pending appends to it fail with kNotFound.
@@ -193,7 +202,8 @@ class Engine {
   // and assigns offsets by rewriting each baseOffset in place (the CRC does not cover it).
   // The batches of one call get contiguous offsets and become visible together or not at all.
   // `done` is invoked exactly once, on an engine thread, after the batches are acknowledged per
-  // the partition's durability mode, or with an error (kNoSpace when the disk is full, kIo,
+  // the partition's durability mode, or with an error (kNoSpace when the disk is full or free
+  // space is below EngineOptions::min_free_space (then at once, on the calling thread), kIo,
   // kCorruption for a damaged partition, kClosed, ...), in which case none of them is ever
   // visible, not even after a restart. Invalid requests complete (with their error) before
   // append_async returns, on the calling thread. Callbacks must not block: they run on the

@@ -124,6 +124,28 @@ struct EngineOptions {
   // (ringlog/engine.h). Bounds the memory a fast producer can pin. > 0.
   std::uint64_t max_pending_bytes = std::uint64_t{256} << 20;
 
+  // Disk-space guard (docs/durability.md, "A full disk"): the engine checks the free space of
+  // the data directory's file system (statvfs f_bavail, what a non-root writer may use) about
+  // every 200 ms, again when a write fails with ENOSPC, and once appends have used half the
+  // headroom above the reserve (never a syscall per append). Below the reserve, appends,
+  // append_async and topic creation (explicit or automatic) fail at once with kNoSpace ("disk
+  // space low: ... free on DIR, below the reserve of ..."); reads, offsets, commits of group
+  // offsets and delete_topic keep working, and appends resume by themselves once space is
+  // freed. The reserve is the smaller of the bounds set: min_free_space bytes, and
+  // min_free_space_percent (0..50) of the file system's size; nullopt drops that bound, and with
+  // neither (or a reserve of 0) there is no guard. Default: the smaller of 5 GiB (Redpanda's
+  // storage_min_free_bytes) and 5% of the file system, so an 8 MiB test file system keeps 410 KiB.
+  std::optional<std::uint64_t> min_free_space = std::uint64_t{5} << 30;
+  std::optional<double> min_free_space_percent = 5.0;
+
+  // Limits against creation abuse: creating a topic (create_topic or auto-creation) that would
+  // make more than max_topics topics, or more than max_partitions partitions of all topics
+  // together, fails with kLimitExceeded and creates nothing on disk. Each partition costs open
+  // files (one per segment file), memory for its indexes and writer state, and preallocated
+  // disk; docs/security.md ("Limits") has the sizing behind the defaults. >= 1.
+  std::uint32_t max_topics = 2000;
+  std::uint32_t max_partitions = 20000;
+
   // One sparse offset-index entry per this many bytes of log (Kafka: index.interval.bytes).
   std::uint32_t index_interval_bytes = 4096;
 

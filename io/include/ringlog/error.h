@@ -33,8 +33,9 @@ enum class Errc : std::uint8_t {
   kUnsupported = 11,     // the kernel or sandbox refuses a feature (io_uring, an opcode)
   kTimedOut = 12,        // a deadline passed
   kPermissionDenied = 13,
-  kInternal = 14,        // a failure that is neither the caller's nor the world's fault
-  kDataLoss = 15,        // acknowledged data is missing from the log (files lost or cut)
+  kInternal = 14,       // a failure that is neither the caller's nor the world's fault
+  kDataLoss = 15,       // acknowledged data is missing from the log (files lost or cut)
+  kLimitExceeded = 16,  // a configured server-wide limit refuses it (max_topics, max_partitions)
 };
 
 // A short stable name for a category: "io", "no_space", "not_found", ...
