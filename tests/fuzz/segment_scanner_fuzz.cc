@@ -123,14 +123,14 @@ void check_indexes(const Segment& seg, const std::vector<Accepted>& batches, std
   }
 }
 
-void check_find(Segment& seg, const std::vector<Accepted>& batches, std::uint64_t end) {
+void check_find(Segment& seg, File& file, const std::vector<Accepted>& batches, std::uint64_t end) {
   // A few offsets of each batch (ends and middle); keep the work per input bounded.
   for (std::size_t i = 0; i < batches.size() && i < 64; ++i) {
     const Accepted& b = batches[i];
     if (b.last_offset < b.base_offset) continue;  // wrapped: not addressable
     for (std::int64_t offset :
          {b.base_offset, b.base_offset + (b.last_offset - b.base_offset) / 2, b.last_offset}) {
-      auto found = find_batch(*seg.file, seg.index_position_for(offset), end, offset);
+      auto found = find_batch(file, seg.index_position_for(offset), end, offset);
       if (!found) fail("find_batch failed on a recovered segment");
       FUZZ_CHECK(found->position <= b.position);
       if (found->position != b.position) {
@@ -139,7 +139,7 @@ void check_find(Segment& seg, const std::vector<Accepted>& batches, std::uint64_
       }
     }
   }
-  (void)find_batch_by_time(*seg.file, 0, end, 0);
+  (void)find_batch_by_time(file, 0, end, 0);
 }
 
 // Valid batches (offsets 0..n-1) filling the file up to just before the scanner's 256 KiB read
@@ -217,6 +217,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* raw, std::size_t size)
   FUZZ_CHECK(scan->next_offset == (batches.empty() ? walk_base : batches.back().last_offset + 1));
   check_stop(data, *scan, max_batch_bytes);
   check_indexes(seg, batches, fuzzed_at);
-  check_find(seg, batches, scan->end_pos);
+  check_find(seg, mem, batches, scan->end_pos);
   return 0;
 }
