@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "engine/file_util.h"
 #include "engine/file_layout.h"
+#include "engine/file_util.h"
 #include "engine/quarantine.h"
 #include "io/log.h"
 

@@ -1,7 +1,7 @@
 #include "engine/quarantine.h"
 
-#include "engine/file_util.h"
 #include "engine/file_layout.h"
+#include "engine/file_util.h"
 
 namespace ringlog {
 

@@ -90,10 +90,10 @@ struct ScanResult {
   }
 };
 
-// Reads `file` (the segment's, open) from `segment.end_pos` (which must be a batch boundary whose batch has
-// base offset `segment.next_offset`) up to `file_size`, validating every batch (length, magic,
-// CRC, contiguous offsets) and noting each in the segment's indexes; stops at the first batch
-// that is not valid. Only I/O errors are errors.
+// Reads `file` (the segment's, open) from `segment.end_pos` (which must be a batch boundary whose
+// batch has base offset `segment.next_offset`) up to `file_size`, validating every batch (length,
+// magic, CRC, contiguous offsets) and noting each in the segment's indexes; stops at the first
+// batch that is not valid. Only I/O errors are errors.
 Result<ScanResult> scan_segment(Segment& segment, File& file, std::uint64_t file_size,
                                 std::uint32_t index_interval_bytes, std::size_t max_batch_bytes);
 

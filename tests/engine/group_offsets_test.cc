@@ -5,8 +5,8 @@
 
 #include "engine/crc32c.h"
 #include "engine/endian.h"
-#include "engine/group_offsets_file.h"
 #include "engine/file_layout.h"
+#include "engine/group_offsets_file.h"
 #include "engine/quarantine.h"
 #include "engine_test_util.h"
 

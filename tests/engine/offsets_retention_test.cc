@@ -3,8 +3,8 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/group_offsets.h"
 #include "engine/file_layout.h"
+#include "engine/group_offsets.h"
 #include "engine_test_util.h"
 #include "tests/support/process.h"
 
