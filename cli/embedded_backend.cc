@@ -165,6 +165,8 @@ Result<std::vector<std::pair<std::string, std::string>>> EmbeddedBackend::stats(
   add("checkpoints", s->checkpoints);
   add("preallocated_bytes", s->preallocated_bytes);
   add("preallocation_budget", s->preallocation_budget);
+  add("open_segment_files", s->open_segment_files);
+  add("max_open_files", s->max_open_files);
   add("recovery_scanned_bytes", s->recovery_scanned_bytes);
   add("recovery_truncated_bytes", s->recovery_truncated_bytes);
   add("recovery_ms", s->recovery_ms);

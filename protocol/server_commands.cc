@@ -513,6 +513,8 @@ std::string Server::Impl::stats_text(std::string_view topic) const {
     append_stat(out, "offsets_expired", n(engine->offsets_expired));
     append_stat(out, "preallocated_bytes", n(engine->preallocated_bytes));
     append_stat(out, "preallocation_budget", n(engine->preallocation_budget));
+    append_stat(out, "open_segment_files", n(engine->open_segment_files));
+    append_stat(out, "max_open_files", n(engine->max_open_files));
     append_stat(out, "free_space_bytes", n(engine->free_space_bytes));
     append_stat(out, "min_free_space_bytes", n(engine->min_free_space_bytes));
     append_stat(out, "appends_refused_for_space",
