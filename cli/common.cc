@@ -4,6 +4,7 @@
 
 #include <ringlog/engine.h>
 
+#include "cli/commands.h"
 #include "cli/units.h"
 #include "io/log.h"
 

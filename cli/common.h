@@ -1,6 +1,8 @@
 // What every `ringlog` subcommand shares: the common options, the exit codes, and the one
 // exception type that carries a failure from a command to main().
 //
+// CLI11 itself is only in cli/commands.h: it costs seconds of compile time per file.
+//
 // cli/ is the only layer that uses exceptions (CLI11 throws). Commands call the engine and
 // the client, which return Result/Status, and turn an Error into a CommandFailure with
 // `value_or_fail` / `check`; main() prints "ringlog: error: <message>" and exits with its code.
@@ -13,7 +15,6 @@
 #include <string_view>
 
 #include <ringlog/error.h>
-#include <CLI/CLI.hpp>
 
 namespace ringlog::cli {
 
@@ -63,18 +64,8 @@ T value_or_fail(Result<T>&& result, std::string_view context = {}) {
 void require_topic_name(std::string_view topic);
 void require_group_name(std::string_view group);
 
-// Adds --data, --server, --json and --log-level to `app`, bound to `common`.
-// `with_server` false for commands that only work on files (verify, dump).
-void add_common_options(CLI::App& app, CommonOptions& common, bool with_server = true);
 // Applies --log-level (io/log.h); a usage failure when the level is unknown.
 void apply_log_level(const CommonOptions& common);
-
-// A CLI11 validator for human sizes ("64k", "1GiB") and durations ("10ms").
-CLI::Validator size_validator();
-CLI::Validator duration_validator();
-
-// Adds an "Example:" footer to a subcommand's --help.
-void set_example(CLI::App& app, const std::string& example);
 
 // Is file descriptor 2 a terminal (for progress output)?
 bool stderr_is_terminal();

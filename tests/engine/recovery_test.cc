@@ -233,8 +233,11 @@ TEST_CASE(
   CHECK(e.append("t", 0, make_batch("after"))->first_offset == 10);
   REQUIRE(e.close());
   f.engine.reset();
+  // The crash may have left a preallocated tail that the clean close trims: compare the ten
+  // batches only.
   const auto after = file_bytes(path);
-  REQUIRE(after.size() >= damaged_bytes.size());
+  REQUIRE(damaged_bytes.size() >= 10 * batch_bytes());
+  REQUIRE(after.size() > 10 * batch_bytes());
   CHECK(std::equal(damaged_bytes.begin(),
                    damaged_bytes.begin() + static_cast<std::ptrdiff_t>(10 * batch_bytes()),
                    after.begin()));
