@@ -405,6 +405,7 @@ Status EngineImpl::create_topic(std::string_view name, const TopicConfig& config
           cleaned ? "fsync of the data directory failed" : cleaned.error().to_string().c_str());
     return s;
   }
+  checkpoint_changes_.add(topic->partitions);
   std::unique_lock lock(topics_mu_);
   topics_[topic->name] = std::move(topic);
   return {};
@@ -495,6 +496,7 @@ Status EngineImpl::delete_topic(std::string_view name) {
     p->mark_deleted();
   // The checkpoint must stop describing these files before they go: a topic created later
   // under the same name must not inherit its recovery points.
+  checkpoint_changes_.add((*topic)->partitions);
   if (auto s = write_checkpoint(true); !s) return s;
   std::string dir = join_path(options_.data_dir, name);
   std::string graveyard =
@@ -806,16 +808,45 @@ Result<std::vector<GroupOffset>> EngineImpl::list_group_offsets(std::string_view
 // ---------------------------------------------------------------------------------------------
 // Maintenance: prepared segments, checkpoints, retention
 
+// Retention visits the partitions written since its last pass and those whose oldest segment
+// is due to expire by time (retention_schedule_), not every partition; the first pass after
+// open, and an explicit Engine::enforce_retention, visit them all.
+std::vector<std::shared_ptr<Partition>> EngineImpl::retention_candidates(bool all) {
+  std::vector<std::shared_ptr<Partition>> candidates = retention_changes_.take();
+  if (all || !retention_scanned_) {
+    retention_scanned_ = true;
+    return all_partitions();
+  }
+  for (auto& p : retention_schedule_.take_due(wall_clock_ms()))
+    candidates.push_back(std::move(p));
+  return candidates;
+}
+
 // The new log starts are made durable in a checkpoint before any file is deleted, so that a
 // recovery can tell an expired oldest segment from a lost one (partition.h, retire_expired).
 Status EngineImpl::enforce_retention() {
+  std::lock_guard lock(retention_mu_);
+  return enforce_retention(retention_candidates(true));
+}
+
+Status EngineImpl::enforce_retention(const std::vector<std::shared_ptr<Partition>>& candidates) {
   std::int64_t now = wall_clock_ms();
   std::vector<std::pair<std::shared_ptr<Partition>, std::vector<std::shared_ptr<Segment>>>> retired;
-  for (const auto& p : all_partitions()) {
+  for (const auto& p : candidates) {
+    if (p->deleted()) {
+      retention_schedule_.clear(*p);
+      continue;
+    }
     auto victims = p->retire_expired(now);
+    if (auto deadline = p->retention_deadline_ms())
+      retention_schedule_.set(p, *deadline);
+    else
+      retention_schedule_.clear(*p);
     if (!victims.empty()) retired.emplace_back(p, std::move(victims));
   }
   if (retired.empty()) return {};
+  for (const auto& [p, victims] : retired)
+    checkpoint_changes_.add(p);
   if (auto s = write_checkpoint(true); !s)
     return fail(s.error().with_context("retention keeps its expired files until a checkpoint"));
   Status result;
@@ -829,26 +860,52 @@ Status EngineImpl::enforce_retention() {
   return result;
 }
 
-Status EngineImpl::write_checkpoint(bool force) {
+// Only the partitions that changed since the last checkpoint (checkpoint_changes_: written,
+// synced, created, deleted, retired) are asked for their points and indexes; the others keep
+// the point last written, which stays true: a point only ever advances, and what it covers is
+// on disk. `all` (the first checkpoint after open, and close) asks every partition.
+Status EngineImpl::write_checkpoint(bool force, bool all) {
   std::lock_guard lock(checkpoint_mu_);
-  Checkpoint checkpoint;
-  auto partitions = all_partitions();
+  all = all || !have_checkpoint_;
+  // Taken before every partition is listed: what changes meanwhile is asked again next time.
+  std::vector<std::shared_ptr<Partition>> changed = checkpoint_changes_.take();
+  if (all) changed = all_partitions();
+  // A deleted partition's point goes before a new one under the same name is recorded.
+  std::stable_partition(changed.begin(), changed.end(),
+                        [](const std::shared_ptr<Partition>& p) { return p->deleted(); });
+  Checkpoint checkpoint = all ? Checkpoint{} : last_checkpoint_;
+  bool differs = all;
   // The points first, then the indexes: the indexes on disk then cover every point.
-  for (const auto& p : partitions) {
-    if (auto point = p->recovery_point()) checkpoint[{p->topic(), p->id()}] = *point;
+  for (const auto& p : changed) {
+    PartitionKey key{p->topic(), p->id()};
+    if (auto point = p->recovery_point()) {
+      auto [it, inserted] = checkpoint.try_emplace(std::move(key), *point);
+      differs = differs || inserted || it->second != *point;
+      it->second = *point;
+    } else {
+      differs = checkpoint.erase(key) > 0 || differs;
+    }
   }
-  if (!force && have_checkpoint_ && checkpoint == last_checkpoint_) return {};
-  for (const auto& p : partitions) {
-    if (p->deleted()) continue;
-    if (auto s = p->persist_indexes(); !s) return s;
+  if (!force && !differs) return {};
+  auto written = persist_checkpoint(checkpoint, changed);
+  if (!written) {
+    checkpoint_changes_.add(changed);  // asked again next time
+    return written;
   }
-  auto bytes = encode_checkpoint(checkpoint, env_->boot_id());
-  if (auto s = write_file_atomically(*env_, options_.data_dir, kCheckpointFileName, bytes); !s)
-    return s;
   last_checkpoint_ = std::move(checkpoint);
   have_checkpoint_ = true;
   counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
   return {};
+}
+
+Status EngineImpl::persist_checkpoint(const Checkpoint& checkpoint,
+                                      const std::vector<std::shared_ptr<Partition>>& changed) {
+  for (const auto& p : changed) {
+    if (p->deleted()) continue;
+    if (auto s = p->persist_indexes(); !s) return s;
+  }
+  auto bytes = encode_checkpoint(checkpoint, env_->boot_id());
+  return write_file_atomically(*env_, options_.data_dir, kCheckpointFileName, bytes);
 }
 
 void EngineImpl::request_checkpoint() {
@@ -914,7 +971,8 @@ void EngineImpl::maintenance_loop() {
       next_checkpoint = now + options_.checkpoint_interval_ms;
     }
     if (now >= next_retention) {
-      if (auto s = enforce_retention(); !s)
+      std::lock_guard retention(retention_mu_);
+      if (auto s = enforce_retention(retention_candidates(false)); !s)
         RINGLOG_WARN("engine: retention: %s", s.error().to_string().c_str());
       next_retention = now + options_.retention_check_interval_ms;
     }
@@ -1032,7 +1090,7 @@ Status EngineImpl::close() {
     std::unique_lock lock(topics_mu_);
     closed_ = true;
   }
-  Status result = write_checkpoint(true);
+  Status result = write_checkpoint(true, /*all=*/true);
   if (result && !failure) result = failure;
   if (result) {
     std::string marker = join_path(options_.data_dir, kCleanShutdownFileName);

@@ -38,6 +38,7 @@
 #include "engine/file_cache.h"
 #include "engine/group_offsets.h"
 #include "engine/partition.h"
+#include "engine/partition_set.h"
 #include "engine/space_budget.h"
 #include "engine/space_guard.h"
 #include "engine/syncer.h"
@@ -147,7 +148,14 @@ class EngineImpl final : public Engine {
   // kClosed.
   void queue_append(Request req, bool wait_for_room);
   std::vector<std::shared_ptr<Partition>> all_partitions() const;
-  Status write_checkpoint(bool force);
+  // Writes the recovery checkpoint when a point changed (or always when `force`), asking the
+  // partitions in checkpoint_changes_, or every partition when `all` (and for the first one).
+  Status write_checkpoint(bool force, bool all = false);
+  Status persist_checkpoint(const Checkpoint& checkpoint,
+                            const std::vector<std::shared_ptr<Partition>>& changed);
+  // Retention over the partitions that may have something to expire (retention_mu_ held).
+  std::vector<std::shared_ptr<Partition>> retention_candidates(bool all);
+  Status enforce_retention(const std::vector<std::shared_ptr<Partition>>& candidates);
   // The first partition out of service after an I/O failure (Partition::fail_writes), if any.
   Status first_write_failure() const;
   void stop_threads(bool crash);
@@ -203,6 +211,14 @@ class EngineImpl final : public Engine {
   std::mutex checkpoint_mu_;  // serialises checkpoint writes
   Checkpoint last_checkpoint_;
   bool have_checkpoint_ = false;
+  // What maintenance must visit (partition_set.h): the partitions whose recovery point may have
+  // moved since the last checkpoint, those written since the last retention pass, and when each
+  // partition's oldest segment expires by time.
+  PartitionSet checkpoint_changes_;
+  PartitionSet retention_changes_;
+  DeadlineSchedule retention_schedule_;
+  std::mutex retention_mu_;         // serialises retention passes
+  bool retention_scanned_ = false;  // guarded by retention_mu_
 
   // Writer queue.
   std::mutex queue_mu_;
@@ -227,6 +243,7 @@ class EngineImpl final : public Engine {
   Completions completions_;
   std::vector<std::pair<std::size_t, std::size_t>> cycle_ranges_;
   std::vector<std::shared_ptr<Partition>> cycle_planned_;
+  bool cycle_rolled_ = false;  // plan_partition rolled the partition it planned
   Visible cycle_visible_;
 
   // The completion thread: runs the listener and the callbacks of a cycle with many completions,
@@ -277,7 +294,7 @@ class EngineImpl final : public Engine {
         offsets_expired{0}, space_refusals{0};
   };
   mutable Counters counters_;
-  Syncer syncer_{counters_.syncs};
+  Syncer syncer_{counters_.syncs, checkpoint_changes_};
   RecoveryStats recovery_stats_;
   // EngineStats::damage. Appended to by open and create_topic (admin_mu_ held), read by stats.
   mutable std::mutex damage_mu_;

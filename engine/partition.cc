@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include "engine/file_layout.h"
@@ -838,6 +839,18 @@ std::vector<std::shared_ptr<Segment>> Partition::retire_expired(std::int64_t now
   log_start_ = segments_.front()->base_offset;
   check_offsets();
   return victims;
+}
+
+std::optional<std::int64_t> Partition::retention_deadline_ms() const {
+  std::shared_lock lock(mu_);
+  if (corruption_ || deleted_ || segments_.size() < 2 || !segments_.front()->sealed)
+    return std::nullopt;
+  const std::int64_t stamp = segments_.front()->max_timestamp_ms;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (stamp < 0 || config_.retention_ms >= kMax - static_cast<std::uint64_t>(stamp))
+    return std::nullopt;
+  // retire_expired retires it once now - stamp > retention_ms.
+  return stamp + static_cast<std::int64_t>(config_.retention_ms) + 1;
 }
 
 Status Partition::remove_retired(const std::vector<std::shared_ptr<Segment>>& victims) {

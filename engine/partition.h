@@ -109,6 +109,10 @@ class Partition {
   // advances; readers holding slices keep them); remove_retired deletes their files.
   std::vector<std::shared_ptr<Segment>> retire_expired(std::int64_t now_ms);
   Status remove_retired(const std::vector<std::shared_ptr<Segment>>& victims);
+  // When (wall clock ms) the oldest segment will be past retention_ms, so that retention can
+  // come back then instead of scanning every partition; nullopt when nothing can expire by time
+  // (one segment only, no timestamps, out of service).
+  std::optional<std::int64_t> retention_deadline_ms() const;
   // Writes the index entries not yet on disk and syncs them.
   Status persist_indexes();
   // The durable point to record in a checkpoint (for a corrupt partition: the point recovery

@@ -10,7 +10,8 @@
 
 namespace ringlog {
 
-Syncer::Syncer(std::atomic<std::uint64_t>& syncs) : syncs_(syncs) {}
+Syncer::Syncer(std::atomic<std::uint64_t>& syncs, PartitionSet& synced)
+    : syncs_(syncs), synced_(synced) {}
 
 Syncer::~Syncer() {
   RINGLOG_ASSERT(!thread_.joinable());
@@ -20,13 +21,25 @@ void Syncer::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
+namespace {
+bool is_interval(const Partition& p) {
+  return p.config().durability.mode == Durability::Mode::kInterval;
+}
+}  // namespace
+
 void Syncer::note_written(const std::shared_ptr<Partition>& partition) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    Entry& entry = entries_[partition.get()];
-    if (!entry.partition) entry.partition = partition;
-    wake = !entry.dirty && partition->config().durability.mode == Durability::Mode::kInterval;
+    auto [it, inserted] = entries_.try_emplace(partition.get());
+    Entry& entry = it->second;
+    if (inserted) {
+      entry.partition = partition;
+      // Not synced within its interval: due at once.
+      entry.due_ms = is_interval(*partition) ? 0 : UINT64_MAX;
+      if (entry.due_ms != UINT64_MAX) due_.emplace(entry.due_ms, it->first);
+    }
+    wake = !entry.dirty && entry.due_ms != UINT64_MAX;
     entry.dirty = true;
   }
   if (wake) cv_.notify_one();
@@ -50,35 +63,55 @@ void Syncer::stop(bool final_sync) {
   if (thread_.joinable()) thread_.join();
 }
 
+void Syncer::forget(Entries::iterator entry) {
+  if (entry->second.due_ms != UINT64_MAX) due_.erase({entry->second.due_ms, entry->first});
+  entries_.erase(entry);
+}
+
+void Syncer::mark_synced(Entries::iterator entry, std::uint64_t now_ms) {
+  Entry& e = entry->second;
+  e.dirty = false;
+  if (e.due_ms == UINT64_MAX) {  // `never`: nothing to remember
+    forget(entry);
+    return;
+  }
+  due_.erase({e.due_ms, entry->first});
+  e.due_ms = now_ms + e.partition->config().durability.interval_ms;
+  due_.emplace(e.due_ms, entry->first);
+}
+
 std::vector<std::shared_ptr<Partition>> Syncer::take_due(bool all, std::uint64_t now_ms) {
   std::vector<std::shared_ptr<Partition>> due;
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    Entry& entry = it->second;
-    if (entry.partition->deleted()) {
-      it = entries_.erase(it);
+  if (all) {
+    std::vector<Entries::iterator> dirty;
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->second.dirty) dirty.push_back(it);
+    for (auto it : dirty) {
+      if (it->second.partition->deleted()) {
+        forget(it);
+        continue;
+      }
+      due.push_back(it->second.partition);
+      mark_synced(it, now_ms);
+    }
+  }
+  // Interval entries in due order: the dirty ones are synced; a clean one whose interval has
+  // passed is forgotten (its next write is due at once, as if it had never been synced).
+  while (!due_.empty() && due_.begin()->first <= now_ms) {
+    auto it = entries_.find(due_.begin()->second);
+    RINGLOG_ASSERT(it != entries_.end());
+    if (!it->second.dirty || it->second.partition->deleted()) {
+      forget(it);
       continue;
     }
-    const Durability& d = entry.partition->config().durability;
-    bool interval_due =
-        d.mode == Durability::Mode::kInterval && now_ms >= entry.last_sync_ms + d.interval_ms;
-    if (entry.dirty && (all || interval_due)) {
-      entry.dirty = false;
-      entry.last_sync_ms = now_ms;
-      due.push_back(entry.partition);
-    }
-    ++it;
+    due.push_back(it->second.partition);
+    mark_synced(it, now_ms);
   }
   return due;
 }
 
 std::uint64_t Syncer::next_due_ms() const {
-  std::uint64_t next = UINT64_MAX;
-  for (const auto& [key, entry] : entries_) {
-    const Durability& d = entry.partition->config().durability;
-    if (entry.dirty && d.mode == Durability::Mode::kInterval)
-      next = std::min(next, entry.last_sync_ms + d.interval_ms);
-  }
-  return next;
+  return due_.empty() ? UINT64_MAX : due_.begin()->first;
 }
 
 Status Syncer::sync_each(const std::vector<std::shared_ptr<Partition>>& partitions) {
@@ -86,7 +119,10 @@ Status Syncer::sync_each(const std::vector<std::shared_ptr<Partition>>& partitio
   for (const auto& p : partitions) {
     auto synced = p->sync_published();
     if (synced) {
-      if (*synced) syncs_.fetch_add(1, std::memory_order_relaxed);
+      if (*synced) {
+        syncs_.fetch_add(1, std::memory_order_relaxed);
+        synced_.add(p);
+      }
       continue;
     }
     // Not retried: the partition took itself out of service (Partition::fail_writes) and logged

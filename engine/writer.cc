@@ -124,7 +124,7 @@ void EngineImpl::plan_partition(Partition& p, std::vector<iovec>& iovs) {
       }
       counters_.rolls.fetch_add(1, std::memory_order_relaxed);
       if (*rolled) counters_.prepared_rolls.fetch_add(1, std::memory_order_relaxed);
-      request_checkpoint();  // so that recovery soon knows the new segment exists
+      cycle_rolled_ = true;
       seg = &p.active_segment();
       w.write_pos = pos = 0;
     }
@@ -295,6 +295,11 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     std::size_t first = iovs_.size();
     bool due = sync_with_write(p->config());
     plan_partition(*p, iovs_);
+    if (cycle_rolled_) {
+      cycle_rolled_ = false;
+      checkpoint_changes_.add(p);
+      request_checkpoint();  // so that recovery soon knows the new segment exists
+    }
     if (p->writer().taken == 0) continue;
     // Held open for the cycle (file_cache.h). Failing to open (out of descriptors) fails the
     // appends and leaves the partition in service: nothing reached its file.
@@ -331,6 +336,8 @@ void EngineImpl::run_cycle(std::vector<Request>& batch) {
     return true;
   });
   pass_sync_waiters();
+  checkpoint_changes_.add(planned);
+  retention_changes_.add(planned);
   for (const auto& p : planned) {
     if (p->claim_preparer_visit()) queue_preparation(p);
   }
