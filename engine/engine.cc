@@ -863,36 +863,36 @@ Status EngineImpl::enforce_retention(const std::vector<std::shared_ptr<Partition
 // Only the partitions that changed since the last checkpoint (checkpoint_changes_: written,
 // synced, created, deleted, retired) are asked for their points and indexes; the others keep
 // the point last written, which stays true: a point only ever advances, and what it covers is
-// on disk. `all` (the first checkpoint after open, and close) asks every partition.
+// on disk. `all` (the first checkpoint after open, close, and the one after a failed write)
+// asks every partition.
 Status EngineImpl::write_checkpoint(bool force, bool all) {
   std::lock_guard lock(checkpoint_mu_);
   all = all || !have_checkpoint_;
   // Taken before every partition is listed: what changes meanwhile is asked again next time.
   std::vector<std::shared_ptr<Partition>> changed = checkpoint_changes_.take();
-  if (all) changed = all_partitions();
+  if (all) {
+    changed = all_partitions();
+    last_checkpoint_.clear();
+  }
   // A deleted partition's point goes before a new one under the same name is recorded.
   std::stable_partition(changed.begin(), changed.end(),
                         [](const std::shared_ptr<Partition>& p) { return p->deleted(); });
-  Checkpoint checkpoint = all ? Checkpoint{} : last_checkpoint_;
   bool differs = all;
   // The points first, then the indexes: the indexes on disk then cover every point.
   for (const auto& p : changed) {
     PartitionKey key{p->topic(), p->id()};
     if (auto point = p->recovery_point()) {
-      auto [it, inserted] = checkpoint.try_emplace(std::move(key), *point);
+      auto [it, inserted] = last_checkpoint_.try_emplace(std::move(key), *point);
       differs = differs || inserted || it->second != *point;
       it->second = *point;
     } else {
-      differs = checkpoint.erase(key) > 0 || differs;
+      differs = last_checkpoint_.erase(key) > 0 || differs;
     }
   }
   if (!force && !differs) return {};
-  auto written = persist_checkpoint(checkpoint, changed);
-  if (!written) {
-    checkpoint_changes_.add(changed);  // asked again next time
-    return written;
-  }
-  last_checkpoint_ = std::move(checkpoint);
+  // last_checkpoint_ is now ahead of the file: after a failure the next write rebuilds it.
+  have_checkpoint_ = false;
+  if (auto s = persist_checkpoint(last_checkpoint_, changed); !s) return s;
   have_checkpoint_ = true;
   counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
   return {};

@@ -208,9 +208,9 @@ class EngineImpl final : public Engine {
   // delete_topic removes the topic from topics_ (so no commit to it is stored after its
   // offsets were removed). Taken before topics_mu_.
   std::shared_mutex commit_topics_mu_;
-  std::mutex checkpoint_mu_;  // serialises checkpoint writes
-  Checkpoint last_checkpoint_;
-  bool have_checkpoint_ = false;
+  std::mutex checkpoint_mu_;      // serialises checkpoint writes
+  Checkpoint last_checkpoint_;    // the points in the checkpoint file, when have_checkpoint_
+  bool have_checkpoint_ = false;  // false: the next checkpoint asks every partition
   // What maintenance must visit (partition_set.h): the partitions whose recovery point may have
   // moved since the last checkpoint, those written since the last retention pass, and when each
   // partition's oldest segment expires by time.

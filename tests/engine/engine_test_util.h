@@ -70,6 +70,15 @@ inline std::vector<std::string> values_of(std::span<const std::byte> bytes,
   return out;
 }
 
+// A topic of `n` partitions, with `durability` when given (engine defaults otherwise).
+inline TopicConfig with_partitions(std::int32_t n,
+                                   std::optional<Durability> durability = std::nullopt) {
+  TopicConfig config;
+  config.partitions = n;
+  config.durability = durability;
+  return config;
+}
+
 struct EngineFixture {
   explicit EngineFixture(std::uint64_t seed = 1) : fault(*base, seed) {
     options.data_dir = dir / "data";

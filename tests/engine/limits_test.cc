@@ -9,12 +9,6 @@
 
 namespace ringlog::test {
 
-TopicConfig with_partitions(std::int32_t n) {
-  TopicConfig config;
-  config.partitions = n;
-  return config;
-}
-
 TEST_CASE("limits: creating beyond max_topics or max_partitions fails and makes nothing") {
   QuietLog quiet;
   EngineFixture f;

@@ -24,13 +24,6 @@ bool eventually(const std::function<bool()>& done) {
   return done();
 }
 
-TopicConfig partitions(int n, std::optional<Durability> durability = std::nullopt) {
-  TopicConfig config;
-  config.partitions = n;
-  config.durability = durability;
-  return config;
-}
-
 Durability interval(std::uint32_t ms) {
   return Durability{Durability::Mode::kInterval, ms};
 }
@@ -57,7 +50,7 @@ TEST_CASE("checkpoint: a write to one partition of many reaches the next periodi
   f.options.checkpoint_interval_ms = 10;
   Engine& e = f.open();
   for (int t = 0; t < 20; ++t)
-    REQUIRE(e.create_topic("t" + std::to_string(t), partitions(5)));
+    REQUIRE(e.create_topic("t" + std::to_string(t), with_partitions(5)));
   REQUIRE(eventually([&] { return read_checkpoint(f).size() == 100; }));
   for (int i = 0; i < 3; ++i)
     REQUIRE(e.append("t7", 3, make_batch("x")));
@@ -75,7 +68,7 @@ TEST_CASE("checkpoint: an interval sync moves the checkpointed durable point wit
   EngineFixture f;
   f.options.checkpoint_interval_ms = 10;
   Engine& e = f.open();
-  REQUIRE(e.create_topic("lazy", partitions(3, interval(50))));
+  REQUIRE(e.create_topic("lazy", with_partitions(3, interval(50))));
   REQUIRE(e.append("lazy", 1, make_batch("x", 4)));
   auto durable_in_checkpoint = [&] {
     Checkpoint points = read_checkpoint(f);
@@ -92,8 +85,8 @@ TEST_CASE("checkpoint: a deleted topic leaves it, and a new topic of that name s
   EngineFixture f;
   f.options.checkpoint_interval_ms = 10;
   Engine& e = f.open();
-  REQUIRE(e.create_topic("gone", partitions(2)));
-  REQUIRE(e.create_topic("kept", partitions(1)));
+  REQUIRE(e.create_topic("gone", with_partitions(2)));
+  REQUIRE(e.create_topic("kept", with_partitions(1)));
   REQUIRE(e.append("gone", 0, make_batch("x", 5)));
   REQUIRE(eventually([&] { return checkpointed_hw(f, "gone", 0) == 5; }));
   REQUIRE(e.delete_topic("gone"));
@@ -101,7 +94,7 @@ TEST_CASE("checkpoint: a deleted topic leaves it, and a new topic of that name s
   CHECK(checkpointed_hw(f, "gone", 1) == -2);
   CHECK(checkpointed_hw(f, "kept", 0) == 0);
 
-  REQUIRE(e.create_topic("gone", partitions(2)));
+  REQUIRE(e.create_topic("gone", with_partitions(2)));
   CHECK(eventually([&] { return checkpointed_hw(f, "gone", 0) == 0; }));
   Engine& again = f.crash_and_reopen();
   auto range = again.offsets("gone", 0);
@@ -114,8 +107,8 @@ TEST_CASE("retention: an idle partition's oldest segment goes when it expires, w
   f.options.retention_ms = 300;
   f.options.retention_check_interval_ms = 20;
   Engine& e = f.open();
-  REQUIRE(e.create_topic("idle", partitions(1)));
-  REQUIRE(e.create_topic("other", partitions(1)));
+  REQUIRE(e.create_topic("idle", with_partitions(1)));
+  REQUIRE(e.create_topic("other", with_partitions(1)));
   // Several segments (4 KiB each), written now: nothing has expired yet.
   for (int i = 0; i < 40; ++i)
     REQUIRE(e.append("idle", 0, make_batch("x", 1, kTimestampNow, 400)));
@@ -135,7 +128,7 @@ TEST_CASE("retention: an idle partition's oldest segment goes when it expires, w
 TEST_CASE("syncer: interval partitions written again after a pause are synced again") {
   EngineFixture f;
   Engine& e = f.open();
-  REQUIRE(e.create_topic("lazy", partitions(4, interval(20))));
+  REQUIRE(e.create_topic("lazy", with_partitions(4, interval(20))));
   auto durable = [&](int p) { return e.describe_topic("lazy")->partitions[p].durable; };
   for (int round = 1; round <= 3; ++round) {
     for (int p = 0; p < 4; ++p)

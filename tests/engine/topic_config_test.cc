@@ -35,12 +35,6 @@ std::vector<std::string> quarantined(const EngineFixture& f) {
   return paths;
 }
 
-TopicConfig with_partitions(std::int32_t n) {
-  TopicConfig config;
-  config.partitions = n;
-  return config;
-}
-
 std::string config_path(const EngineFixture& f, const std::string& topic) {
   return f.options.data_dir + "/" + topic + "/" + std::string(kTopicConfigFileName);
 }
